@@ -1,0 +1,59 @@
+"""Generate dataset v1 (fluid MD snapshots + ELF labels) — resumable, run in the background.
+
+    nohup nice -n 15 python scripts/generate_v1.py > gen.log 2>&1 &
+
+Stages widen coverage first: every trajectory reaches 10 snapshots, then 20, then 30, so a run
+that is cut short still spans all densities and temperatures. MD segments are kept under
+data/v1/md/<trajectory>/ and labelled samples under data/v1/fluid/<trajectory>/; both are
+committed as they finish, and a rerun continues from what is on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from geoelf.dft.elf import label_batch
+from geoelf.dft.md import run_md, snapshot_items
+from geoelf.dft.profile import Profile
+
+ROOT = Path(__file__).resolve().parents[1] / "data" / "v1"
+RS = [1.25, 1.33, 1.41, 1.49, 1.57, 1.65]  # bohr: ≈ 500 … 50 GPa
+TEMPERATURES = [1200, 2800]  # K: molecular and atomic fluid both appear
+STAGES = [10, 20, 30]
+
+
+def plan_64() -> list[dict]:
+    runs = []
+    for i, rs in enumerate(RS):
+        for j, t in enumerate(TEMPERATURES):
+            runs.append({"name": f"h64_rs{rs:.2f}_T{t}_s{100 + 10 * i + j}", "natoms": 64, "rs": rs,
+                         "temperature_k": t, "seed": 100 + 10 * i + j})
+    return runs
+
+
+def plan_128() -> list[dict]:
+    return [{"name": f"h128_rs{rs:.2f}_T{t}_s{s}", "natoms": 128, "rs": rs, "temperature_k": t, "seed": s}
+            for rs, t, s in [(1.41, 1200, 200), (1.49, 2800, 201)]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="substring of trajectory names to run")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    profile = Profile.load()
+    stages = [(n, plan_64()) for n in STAGES] + [(15, plan_128())]
+    for snapshots, runs in stages:
+        for run in runs:
+            if args.only and args.only not in run["name"]:
+                continue
+            md_dir = ROOT / "md" / run["name"]
+            run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], snapshots, interval=60,
+                   equilibration=300, seed=run["seed"], profile=profile, progress=False)
+            label_batch(snapshot_items(md_dir), ROOT / "fluid" / run["name"], profile, progress=False)
+
+
+if __name__ == "__main__":
+    main()

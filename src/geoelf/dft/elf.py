@@ -1,0 +1,159 @@
+"""SCF + pp.x ELF for one structure under protocol v1, and resumable batches of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from ase import Atoms
+
+from geoelf.dft.inputs import pp_elf_input, pw_scf_input
+from geoelf.dft.parsers import ScfResult, parse_pw_scf
+from geoelf.dft.profile import PSEUDO_H, Profile, run_program, sha256_of
+from geoelf.dft.protocol import ElfProtocol
+from geoelf.errors import GeoelfError
+from geoelf.field import Field
+
+log = logging.getLogger(__name__)
+KB_EV = 8.617333262e-5  # eV/K
+EV_A3_GPA = 160.21766208
+
+
+class DftFailure(Exception):
+    """A DFT run that must not become a sample (non-converged SCF, pp.x failure, bad ELF)."""
+
+
+@dataclass
+class ElfRun:
+    """An ELF label and the facts of the run that made it."""
+
+    field: Field
+    scf: ScfResult
+    meta: dict[str, Any]
+
+
+def ideal_gas_pressure_gpa(natoms: int, temperature_k: float | None, volume_a3: float) -> float | None:
+    """Ionic kinetic (ideal-gas) pressure N k_B T / V in GPa; None without a temperature."""
+    if not temperature_k:
+        return None
+    return natoms * KB_EV * temperature_k / volume_a3 * EV_A3_GPA
+
+
+def scf(atoms: Atoms, workdir: Path, profile: Profile, protocol: ElfProtocol) -> ScfResult:
+    """Run one protocol SCF (forces, stress) in ``workdir``; raise DftFailure if not converged."""
+    kmesh = protocol.kmesh(atoms.cell.array)
+    text = pw_scf_input(atoms, protocol, kmesh, str(profile.pseudo_folder()))
+    (workdir / "pw.in").write_text(text)
+    pools = _pools(profile.nprocs, kmesh)
+    rc = run_program(profile.command(profile.pw, ["-nk", str(pools)] if pools > 1 else []), workdir, "pw.in", "pw.out")
+    out = (workdir / "pw.out").read_text(errors="replace")
+    result = parse_pw_scf(out, len(atoms))
+    if rc != 0 or result.energy_ev is None:
+        raise DftFailure(f"pw.x failed (exit {rc}): {_last_error(out)}")
+    if not result.converged:
+        raise DftFailure("SCF did not converge")
+    return result
+
+
+def compute_elf(atoms: Atoms, profile: Profile | None = None, protocol: ElfProtocol | None = None,
+                workdir: str | Path | None = None, keep: bool = False) -> ElfRun:
+    """SCF + pp.x ELF of ``atoms`` (hydrogen, any periodic cell). Raises DftFailure on a bad run."""
+    profile = profile or Profile.load()
+    protocol = protocol or ElfProtocol()
+    tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="geoelf-dft-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        result = scf(atoms, tmp, profile, protocol)
+        t1 = time.perf_counter()
+        (tmp / "pp.in").write_text(pp_elf_input("elf.cube"))
+        rc = run_program(profile.command(profile.pp), tmp, "pp.in", "pp.out")
+        t2 = time.perf_counter()
+        if rc != 0 or not (tmp / "elf.cube").is_file():
+            raise DftFailure(f"pp.x failed (exit {rc}): {_last_error((tmp / 'pp.out').read_text(errors='replace'))}")
+        from geoelf.io.cube import read_cube
+
+        field = read_cube(str(tmp / "elf.cube"))
+        _check_elf(field, result)
+        # pp.x writes positions in the cube; keep the exact input structure instead.
+        field = Field(field.data, atoms.copy(), "ELF")
+        kmesh = protocol.kmesh(atoms.cell.array)
+        meta = {
+            "protocol": protocol.as_dict(), "protocol_id": protocol.id, "qe_version": result.qe_version,
+            "pseudo": PSEUDO_H, "pseudo_sha256": sha256_of(profile.pseudo_folder() / PSEUDO_H),
+            "kmesh": list(kmesh), "n_kpoints": result.n_kpoints, "ecutwfc_ry": protocol.ecutwfc,
+            "energy_ev": result.energy_ev, "fermi_ev": result.fermi_ev, "pressure_gpa": result.pressure_gpa,
+            "stress_gpa": None if result.stress_gpa is None else result.stress_gpa.tolist(),
+            "scf_iterations": result.scf_iterations, "fft_grid": list(field.shape),
+            "seconds_scf": round(t1 - t0, 2), "seconds_pp": round(t2 - t1, 2), "nprocs": profile.nprocs,
+        }
+        return ElfRun(field, result, meta)
+    finally:
+        if not keep and workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_elf(field: Field, result: ScfResult) -> None:
+    if result.fft_grid and tuple(result.fft_grid) != field.shape:
+        raise DftFailure(f"pp.x grid {field.shape} differs from the FFT grid {result.fft_grid}")
+    lo, hi = float(field.data.min()), float(field.data.max())
+    if not np.all(np.isfinite(field.data)) or lo < -1e-6 or hi > 1 + 1e-6:
+        raise DftFailure(f"ELF outside [0, 1]: min {lo:.3g}, max {hi:.3g}")
+
+
+def _pools(nprocs: int, kmesh: tuple[int, int, int]) -> int:
+    """k-point pools: parallelise over k when there are several k-points (cheapest on few cores)."""
+    nk = math.prod(kmesh)
+    return nprocs if nk >= 2 * nprocs else 1
+
+
+def _last_error(text: str) -> str:
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("Error in routine"):
+            return " ".join(lines[i : i + 2])[:200]
+    return (lines[-1] if lines else "no output")[:200]
+
+
+def label_batch(items: Iterable[tuple[str, Atoms, dict[str, Any]]], out_dir: str | Path, profile: Profile,
+                protocol: ElfProtocol | None = None, progress: bool = True) -> dict[str, int]:
+    """Label structures into ``out_dir/<sample_id>.h5``; finished samples are skipped (resumable).
+
+    Rejected samples are logged with their reason in ``out_dir/rejected.jsonl`` and never written.
+    """
+    from tqdm import tqdm
+
+    from geoelf.data.sample import write_sample
+
+    protocol = protocol or ElfProtocol()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [(sid, a, m) for sid, a, m in items if not (out / f"{sid}.h5").exists()]
+    counts = {"done": 0, "rejected": 0, "skipped_existing": 0}
+    for sid, atoms, meta in tqdm(todo, desc="dft elf", unit="sample", disable=not progress):
+        try:
+            run = compute_elf(atoms, profile, protocol)
+        except DftFailure as exc:
+            counts["rejected"] += 1
+            log.warning("rejected %s: %s", sid, exc)
+            with open(out / "rejected.jsonl", "a") as fh:
+                fh.write(json.dumps({"sample_id": sid, "reason": str(exc), "time": time.time()}) + "\n")
+            continue
+        full = {**meta, **run.meta, "sample_id": sid, "natoms": len(atoms)}
+        full["pressure_ideal_gpa"] = ideal_gas_pressure_gpa(len(atoms), meta.get("temperature_k"), atoms.get_volume())
+        write_sample(out / f"{sid}.h5", run.field, full)
+        counts["done"] += 1
+    return counts
+
+
+def require_hydrogen(atoms: Atoms, path: str) -> None:
+    if set(atoms.get_chemical_symbols()) - {"H"}:
+        raise GeoelfError("DFT protocol v1 covers hydrogen only", path)

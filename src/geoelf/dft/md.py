@@ -1,0 +1,174 @@
+"""Born–Oppenheimer MD of fluid hydrogen with pw.x, run in resumable segments.
+
+The trajectory is a folder. Each segment is one pw.x MD run of ``interval`` steps starting from the
+last frame of the previous segment, with velocities drawn afresh from Maxwell–Boltzmann at the
+target temperature (pw.x does this at the start of an SVR run). Re-drawing velocities is an
+Andersen-like thermostat event: it keeps the canonical sampling of positions, and it makes every
+segment boundary a clean restart point. A finished segment is saved atomically as
+``segments/seg_NNNN.xyz``; a killed run repeats only the segment in progress. Segments after the
+equilibration ones give the snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read, write
+
+from geoelf.dft.inputs import pw_md_input
+from geoelf.dft.parsers import parse_md_frames
+from geoelf.dft.profile import Profile, run_program
+from geoelf.dft.protocol import MdSettings
+from geoelf.errors import GeoelfError
+
+log = logging.getLogger(__name__)
+BOHR = 0.529177210903
+H2_BOND = 0.74  # Å
+
+
+def volume_per_atom(rs_bohr: float) -> float:
+    """Volume per atom (Å³) of a density given by the Wigner–Seitz radius rs (bohr)."""
+    return 4.0 / 3.0 * math.pi * (rs_bohr * BOHR) ** 3
+
+
+def random_molecular_start(natoms: int, rs_bohr: float, seed: int) -> Atoms:
+    """``natoms`` H as randomly placed and oriented H2 molecules in a cubic cell at density rs.
+
+    Molecule centres are drawn by random sequential addition with a minimum image distance that
+    is lowered slowly until all fit, so the start is dense but free of overlaps.
+    """
+    if natoms % 2:
+        raise GeoelfError("a molecular start needs an even number of atoms")
+    rng = np.random.default_rng(seed)
+    length = (natoms * volume_per_atom(rs_bohr)) ** (1 / 3)
+    nmol = natoms // 2
+    dmin = 0.9 * length / nmol ** (1 / 3)
+    centres: list[np.ndarray] = []
+    tries = 0
+    while len(centres) < nmol:
+        c = rng.random(3) * length
+        d = np.array(centres) - c if centres else np.zeros((0, 3))
+        d -= length * np.round(d / length)
+        if len(centres) == 0 or np.min(np.linalg.norm(d, axis=1)) > dmin:
+            centres.append(c)
+        tries += 1
+        if tries % 2000 == 0:
+            dmin *= 0.97
+    axes = rng.normal(size=(nmol, 3))
+    axes /= np.linalg.norm(axes, axis=1)[:, None]
+    pos = np.concatenate([np.array(centres) + 0.5 * H2_BOND * axes, np.array(centres) - 0.5 * H2_BOND * axes])
+    atoms = Atoms("H%d" % natoms, positions=pos, cell=[length] * 3, pbc=True)
+    atoms.wrap()
+    return atoms
+
+
+class Trajectory:
+    """A resumable MD trajectory folder: ``run.json`` (settings) and ``segments/seg_NNNN.xyz``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.segments = self.folder / "segments"
+
+    def init(self, config: dict) -> dict:
+        """Create the folder with ``config`` or check that an existing run has the same settings."""
+        spec = self.folder / "run.json"
+        if spec.exists():
+            old = json.loads(spec.read_text())
+            fixed = ("natoms", "rs", "temperature_k", "seed", "interval", "equilibration_segments")
+            changed = [k for k in fixed if old.get(k) != config.get(k)]
+            if changed:
+                raise GeoelfError(f"existing trajectory has other settings ({', '.join(changed)})", str(spec))
+            return old
+        self.segments.mkdir(parents=True, exist_ok=True)
+        tmp = spec.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config, indent=1))
+        os.replace(tmp, spec)
+        return config
+
+    def done(self) -> list[Path]:
+        return sorted(self.segments.glob("seg_*.xyz"))
+
+    def last_atoms(self) -> Atoms | None:
+        done = self.done()
+        return read(done[-1]) if done else None
+
+    def snapshots(self) -> list[Atoms]:
+        """Frames after equilibration, with their metadata in ``atoms.info``."""
+        cfg = json.loads((self.folder / "run.json").read_text())
+        return [read(p) for p in self.done()[cfg["equilibration_segments"]:]]
+
+
+def run_md(folder: str | Path, natoms: int, rs: float, temperature_k: float, snapshots: int,
+           interval: int = 60, equilibration: int = 300, seed: int = 0, profile: Profile | None = None,
+           settings: MdSettings | None = None, progress: bool = True) -> list[Atoms]:
+    """Run (or resume, or extend) an MD trajectory until it holds ``snapshots`` snapshots."""
+    from tqdm import tqdm
+
+    profile = profile or Profile.load()
+    settings = settings or MdSettings()
+    traj = Trajectory(folder)
+    n_eq = math.ceil(equilibration / interval)
+    name = Path(folder).name
+    cfg = traj.init({"natoms": natoms, "rs": rs, "temperature_k": temperature_k, "seed": seed,
+                     "interval": interval, "equilibration_segments": n_eq, "trajectory": name,
+                     "settings": settings.__dict__})
+    total = n_eq + snapshots
+    start = len(traj.done())
+    atoms = traj.last_atoms() or random_molecular_start(natoms, rs, seed)
+    bar = tqdm(total=total, initial=min(start, total), desc=f"md {name}", unit="seg", disable=not progress)
+    for index in range(start, total):
+        atoms = _segment(atoms, index, traj, cfg, settings, profile)
+        bar.update(1)
+    bar.close()
+    return traj.snapshots()
+
+
+def _segment(atoms: Atoms, index: int, traj: Trajectory, cfg: dict, settings: MdSettings, profile: Profile) -> Atoms:
+    """One pw.x MD segment; the final frame is saved atomically and returned."""
+    work = Path(tempfile.mkdtemp(prefix="geoelf-md-"))
+    try:
+        text = pw_md_input(atoms, settings, cfg["temperature_k"], cfg["interval"], str(profile.pseudo_folder()))
+        (work / "pw.in").write_text(text)
+        t0 = time.perf_counter()
+        rc = run_program(profile.command(profile.pw), work, "pw.in", "pw.out")
+        seconds = time.perf_counter() - t0
+        out = (work / "pw.out").read_text(errors="replace")
+        frames, temps = parse_md_frames(out, len(atoms))
+        if len(frames) < cfg["interval"]:
+            raise GeoelfError(f"pw.x MD segment {index} stopped after {len(frames)} steps (exit {rc})", str(work / "pw.out"))
+        new = Atoms(atoms.get_chemical_symbols(), positions=frames[-1], cell=atoms.cell, pbc=True)
+        new.wrap()
+        step = (index + 1) * cfg["interval"]
+        new.info.update({
+            "phase": "fluid", "rs": cfg["rs"], "temperature_k": cfg["temperature_k"], "trajectory": cfg["trajectory"],
+            "md_step": step, "segment": index, "t_ion_mean_k": float(np.mean(temps)) if temps else float("nan"),
+            "seconds_md_segment": round(seconds, 1),
+        })
+        target = traj.segments / f"seg_{index:04d}.xyz"
+        tmp = target.with_suffix(".tmp")
+        write(tmp, new, format="extxyz")
+        os.replace(tmp, target)
+        log.info("segment %d: %.1f s, <T> = %.0f K", index, seconds, new.info["t_ion_mean_k"])
+        return new
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def snapshot_items(folder: str | Path) -> list[tuple[str, Atoms, dict]]:
+    """(sample_id, atoms, meta) for each snapshot of a trajectory folder, ready for labelling."""
+    items = []
+    for atoms in Trajectory(folder).snapshots():
+        info = dict(atoms.info)
+        sid = f"{info['trajectory']}_step{int(info['md_step']):06d}"
+        keep = ("phase", "rs", "temperature_k", "trajectory", "md_step", "t_ion_mean_k")
+        items.append((sid, atoms, {k: info[k] for k in keep if k in info}))
+    return items
