@@ -1,0 +1,104 @@
+"""Reading and writing volumetric files; the format comes from the name, else from the content.
+
+Formats: ``cube`` (Gaussian cube, QE pp.x), ``vasp`` (ELFCAR, CHGCAR, CHG, PARCHG), ``xsf``
+(XCrySDen DATAGRID_3D) and ``npz`` (native). Names ending in ``.gz`` are (de)compressed.
+"""
+
+from __future__ import annotations
+
+from geoelf.errors import GeoelfError
+from geoelf.field import Field
+from geoelf.io.common import base_name, fix_qe_elf, read_bytes
+
+FORMATS = ("cube", "vasp", "xsf", "npz")
+
+
+def format_from_name(path: str) -> str | None:
+    name = base_name(path)
+    if name.endswith((".cube", ".cub")):
+        return "cube"
+    if name.endswith(".xsf"):
+        return "xsf"
+    if name.endswith(".npz"):
+        return "npz"
+    if name.endswith(".vasp") or any(k in name for k in ("elfcar", "chgcar", "parchg", "aeccar", "locpot")) or name == "chg":
+        return "vasp"
+    return None
+
+
+def detect_format(path: str) -> str:
+    """Format by name, else by content."""
+    fmt = format_from_name(path)
+    if fmt:
+        return fmt
+    from geoelf.io.cube import looks_like_cube
+    from geoelf.io.vasp import looks_like_vasp
+    from geoelf.io.xsf import looks_like_xsf
+
+    raw = read_bytes(path)
+    if raw[:2] == b"PK":
+        return "npz"
+    if b"\x00" in raw[:65536]:
+        raise GeoelfError("binary file of unknown format", path)
+    text = raw[:400000].decode("latin-1")
+    if looks_like_xsf(text):
+        return "xsf"
+    if looks_like_vasp(text):
+        return "vasp"
+    if looks_like_cube(text):
+        return "cube"
+    raise GeoelfError("unknown file format (expected cube, ELFCAR/CHGCAR, XSF or .npz)", path)
+
+
+def read(path: str, fmt: str | None = None, fix_qe: bool = False, block: int = 0) -> Field:
+    """Read a volumetric file as a Field (Å). ``block`` picks a dataset/spin block.
+
+    ``fix_qe`` applies the QE 6.8–7.5 ELF correction ELF_ok = 1/(1 + 2^(4/3)(1/ELF − 1)).
+    """
+    path = str(path)
+    fmt = fmt or detect_format(path)
+    if fmt == "cube":
+        from geoelf.io.cube import read_cube
+
+        field = read_cube(path, dataset=block)
+    elif fmt == "vasp":
+        from geoelf.io.vasp import read_vasp
+
+        field = read_vasp(path, block=block)
+    elif fmt == "xsf":
+        from geoelf.io.xsf import read_xsf
+
+        field = read_xsf(path, dataset=block)
+    elif fmt == "npz":
+        from geoelf.io.npz import read_npz
+
+        field = read_npz(path)
+    else:
+        raise GeoelfError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})", path)
+    if fix_qe:
+        field = field.with_data(fix_qe_elf(field.data))
+        field.meta["fixed_qe_elf"] = True
+    return field
+
+
+def read_elf(path: str, fmt: str | None = None, fix_qe: bool = False, block: int = 0) -> Field:
+    """Read a file that must hold an ELF: values are checked to lie in [0, 1]."""
+    field = read(path, fmt, fix_qe, block)
+    return field.validate(path, unit_interval=True)
+
+
+def write(field: Field, path: str, fmt: str | None = None) -> None:
+    """Write a Field; the format comes from the name unless given."""
+    path = str(path)
+    fmt = fmt or format_from_name(path)
+    if fmt == "cube":
+        from geoelf.io.cube import write_cube as writer
+    elif fmt == "vasp":
+        from geoelf.io.vasp import write_vasp as writer
+    elif fmt == "xsf":
+        from geoelf.io.xsf import write_xsf as writer
+    elif fmt == "npz":
+        from geoelf.io.npz import write_npz as writer
+    else:
+        raise GeoelfError("cannot tell the output format from the name (use .cube, .xsf, .npz or ELFCAR/CHGCAR)", path)
+    writer(field, path)

@@ -1,0 +1,1 @@
+"""Topology of periodic scalar fields: critical points, percolation (networking value), H network."""
