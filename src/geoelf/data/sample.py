@@ -29,6 +29,7 @@ from ase import Atoms
 
 from geoelf.errors import GeoelfError
 from geoelf.field import Field
+from geoelf.io.common import set_default_mode
 
 SCHEMA = "geoelf-sample/1"
 ELF_SCALE = 1e-5  # quantisation step of stored ELF values
@@ -59,6 +60,7 @@ def write_sample(path: str | Path, field: Field, meta: dict[str, Any]) -> Path:
             quantised = np.round(field.data / ELF_SCALE).astype(np.int32)
             ds = h5.create_dataset("elf", data=quantised, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True)
             ds.attrs["scale"] = ELF_SCALE
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

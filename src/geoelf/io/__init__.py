@@ -6,6 +6,8 @@ Formats: ``cube`` (Gaussian cube, QE pp.x), ``vasp`` (ELFCAR, CHGCAR, CHG, PARCH
 
 from __future__ import annotations
 
+import zlib
+
 from geoelf.errors import GeoelfError
 from geoelf.field import Field
 from geoelf.io.common import base_name, fix_qe_elf, read_bytes
@@ -57,6 +59,18 @@ def read(path: str, fmt: str | None = None, fix_qe: bool = False, block: int = 0
     """
     path = str(path)
     fmt = fmt or detect_format(path)
+    try:
+        field = _read_format(path, fmt, block)
+    except (ValueError, IndexError, KeyError, OverflowError, EOFError, zlib.error) as exc:
+        # The readers name what they expect; this net keeps any miss to a one-line error.
+        raise GeoelfError(f"malformed {fmt} file ({exc.__class__.__name__}: {str(exc)[:80]})", path) from None
+    if fix_qe:
+        field = field.with_data(fix_qe_elf(field.data))
+        field.meta["fixed_qe_elf"] = True
+    return field
+
+
+def _read_format(path: str, fmt: str, block: int) -> Field:
     if fmt == "cube":
         from geoelf.io.cube import read_cube
 
@@ -75,9 +89,6 @@ def read(path: str, fmt: str | None = None, fix_qe: bool = False, block: int = 0
         field = read_npz(path)
     else:
         raise GeoelfError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})", path)
-    if fix_qe:
-        field = field.with_data(fix_qe_elf(field.data))
-        field.meta["fixed_qe_elf"] = True
     return field
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -35,7 +36,7 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise GeoelfError(f"corrupt or truncated gzip data ({exc})", str(path)) from None
     if not raw.strip():
         raise GeoelfError("file is empty", str(path))
@@ -107,11 +108,19 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
             handle = open(tmp, "wb" if binary else "w")
         with handle:
             yield handle
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def set_default_mode(path: str | os.PathLike) -> None:
+    """Give a temporary file (mkstemp makes them 0600) the usual permissions under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def fix_qe_elf(elf: np.ndarray) -> np.ndarray:

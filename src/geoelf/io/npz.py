@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import numpy as np
 from ase import Atoms
@@ -27,7 +28,7 @@ def read_npz(path: str) -> Field:
                 raise GeoelfError(f"not a {FORMAT} archive", path)
             data, cell = npz["data"], npz["cell"]
             positions, numbers, name = npz["positions"], npz["numbers"], str(npz["name"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise GeoelfError(f"corrupt .npz archive ({exc.__class__.__name__})", path) from None
     if data.ndim != 3 or cell.shape != (3, 3) or positions.ndim != 2 or len(positions) != len(numbers):
         raise GeoelfError("npz arrays have the wrong shapes", path)

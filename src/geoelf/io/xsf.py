@@ -32,6 +32,16 @@ def _atom_number(token: str, path: str) -> int:
     return z
 
 
+def _vectors(lines: list[str], start: int, what: str, path: str) -> np.ndarray:
+    """Three rows of three numbers starting at line ``start``."""
+    if start + 3 > len(lines):
+        raise GeoelfError(f"XSF {what} truncated", path)
+    rows = [parse_floats(lines[start + k].split()[:3], what, path) for k in range(3)]
+    if any(len(r) != 3 for r in rows):
+        raise GeoelfError(f"XSF {what} needs three numbers per line", path)
+    return np.array(rows)
+
+
 def read_xsf(path: str, dataset: int = 0) -> Field:
     """Read the ``dataset``-th DATAGRID_3D of an XSF file as a periodic Field."""
     text = read_text(path)
@@ -42,9 +52,11 @@ def read_xsf(path: str, dataset: int = 0) -> Field:
     numbers, positions = [], []
     if "PRIMVEC" in upper:
         i = upper.index("PRIMVEC")
-        primvec = np.array([parse_floats(lines[i + k].split()[:3], "PRIMVEC", path) for k in (1, 2, 3)])
+        primvec = _vectors(lines, i + 1, "PRIMVEC", path)
     if "PRIMCOORD" in upper:
         i = upper.index("PRIMCOORD")
+        if i + 1 >= len(lines):
+            raise GeoelfError("XSF PRIMCOORD truncated", path)
         nat = parse_ints(lines[i + 1].split()[:1], "PRIMCOORD atom count", path)[0]
         if nat < 0 or i + 2 + nat > len(lines):
             raise GeoelfError("XSF PRIMCOORD truncated", path)
@@ -64,9 +76,7 @@ def read_xsf(path: str, dataset: int = 0) -> Field:
     if len(general) != 3 or min(general) < 2:
         raise GeoelfError("XSF general grid needs at least 2 points per direction", path)
     origin = parse_floats(lines[k + 2].split()[:3], "DATAGRID_3D origin", path)
-    span = np.array([parse_floats(lines[k + 3 + a].split()[:3], "spanning vector", path) for a in range(3)])
-    if span.shape != (3, 3):
-        raise GeoelfError("XSF spanning vectors need three numbers each", path)
+    span = _vectors(lines, k + 3, "spanning vectors", path)
     check_cell(span, path)
     tokens: list[str] = []
     for line in lines[k + 6 :]:

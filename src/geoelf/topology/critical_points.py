@@ -82,8 +82,12 @@ def candidate_cells(grad: np.ndarray) -> np.ndarray:
     return np.argwhere(ok)
 
 
-def _refine(interp: Interpolator, u0: np.ndarray, max_iter: int = 40, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """Newton refinement of many starting points at once; returns (u, converged)."""
+def _refine(interp: Interpolator, u0: np.ndarray, max_iter: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Newton refinement of many starting points at once; returns (u, converged).
+
+    Convergence is judged by the Newton step (grid units), not by the size of the gradient, so
+    that critical points in nearly flat regions are found as well as steep ones.
+    """
     u = u0.copy()
     active = np.ones(len(u), dtype=bool)
     converged = np.zeros(len(u), dtype=bool)
@@ -92,15 +96,15 @@ def _refine(interp: Interpolator, u0: np.ndarray, max_iter: int = 40, tol: float
         if idx.size == 0:
             break
         _, g, h = interp.evaluate_u(u[idx])
-        det = np.linalg.det(h)
-        good = np.abs(det) > 1e-14
+        evals = np.linalg.eigvalsh(h)
+        scale = np.max(np.abs(evals), axis=1)
+        good = np.min(np.abs(evals), axis=1) > 1e-10 * scale  # non-degenerate Hessian
         step = np.zeros_like(g)
         step[good] = np.linalg.solve(h[good], g[good][..., None])[..., 0]
         norm = np.linalg.norm(step, axis=1)
-        scale = np.minimum(1.0, 0.5 / np.maximum(norm, 1e-300))  # at most half a cell per step
-        u[idx] -= step * scale[:, None]
-        gnorm = np.linalg.norm(g, axis=1)
-        done = good & (norm < 1e-9) | (gnorm < tol)
+        shrink = np.minimum(1.0, 0.5 / np.maximum(norm, 1e-300))  # at most half a cell per step
+        u[idx] -= step * shrink[:, None]
+        done = good & (norm < 1e-9)
         converged[idx[done]] = True
         active[idx[done | ~good]] = False
     return u, converged

@@ -1,0 +1,1 @@
+"""The ``geoelf`` command: one small module per subcommand, imported only when used."""

@@ -1,0 +1,51 @@
+"""Options and output helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["cube", "vasp", "xsf", "npz"], help="input format (default: from name/content)")
+    p.add_argument("--fix-qe-elf", action="store_true", help="correct QE 6.8–7.5 ELF files (QE issue 819)")
+    p.add_argument("--block", type=int, default=0, help="dataset / spin block to read (default 0; ELFCAR spin down = 1)")
+
+
+def read_field(args: argparse.Namespace, path: str, elf: bool = True):
+    """Read ``path`` with the common options; ELF files must lie in [0, 1]."""
+    from geoelf.io import read, read_elf
+
+    reader = read_elf if elf else read
+    return reader(path, args.format, args.fix_qe_elf, args.block)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf → null, numpy scalars → Python."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def print_json(doc: Any) -> None:
+    json.dump(_clean(doc), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"

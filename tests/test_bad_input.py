@@ -1,0 +1,118 @@
+"""Bad input: one-line error naming the file, exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geoelf.cli.main import main
+from geoelf.errors import GeoelfError
+from geoelf.field import Field
+from geoelf.io import read, write
+
+
+def run_cli(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def valid_files(tmp_path, field: Field) -> dict[str, bytes]:
+    files = {}
+    for name in ("v.cube", "ELFCAR", "v.xsf", "v.npz"):
+        write(field, str(tmp_path / name))
+        files[name] = (tmp_path / name).read_bytes()
+    return files
+
+
+CASES = {
+    "empty": lambda good: b"",
+    "binary": lambda good: bytes(range(256)) * 4,
+    "truncated": lambda good: good[: len(good) // 2],
+    "garbled": lambda good: good.replace(b"E-0", b"X-0", 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("name", ["v.cube", "ELFCAR", "v.xsf", "v.npz"])
+def test_corrupt_files_give_one_line_exit_2(tmp_path, capsys, triclinic_field, case, name):
+    good = valid_files(tmp_path, triclinic_field)[name]
+    bad = CASES[case](good)
+    if case == "garbled" and name == "v.npz":
+        mid = len(good) // 2
+        bad = good[:mid] + b"garbage!" + good[mid + 8 :]
+    path = tmp_path / f"bad_{name}"
+    path.write_bytes(bad)
+    rc, out, err = run_cli(capsys, "info", str(path))
+    assert rc == 2, (case, name, out, err)
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_nan_singular_cell_and_range(tmp_path, capsys, triclinic_field):
+    nan = triclinic_field.with_data(np.where(triclinic_field.data > 0.5, np.nan, triclinic_field.data))
+    write(nan, str(tmp_path / "nan.cube"))
+    text = (tmp_path / "nan.cube").read_text().replace("NAN", "nan")
+    (tmp_path / "nan.cube").write_text(text)
+    rc, _, err = run_cli(capsys, "info", str(tmp_path / "nan.cube"))
+    assert rc == 2 and "NaN" in err
+
+    write(triclinic_field, str(tmp_path / "ok.cube"))
+    lines = (tmp_path / "ok.cube").read_text().splitlines()
+    lines[4] = lines[3]  # b parallel to a: singular cell
+    (tmp_path / "singular.cube").write_text("\n".join(lines) + "\n")
+    rc, _, err = run_cli(capsys, "info", str(tmp_path / "singular.cube"))
+    assert rc == 2 and "singular" in err
+
+    big = triclinic_field.with_data(triclinic_field.data * 3)
+    write(big, str(tmp_path / "big.cube"))
+    rc, _, err = run_cli(capsys, "network", str(tmp_path / "big.cube"))
+    assert rc == 2 and "outside [0, 1]" in err
+
+
+def test_wrong_counts(tmp_path, capsys, triclinic_field):
+    write(triclinic_field, str(tmp_path / "ok.cube"))
+    lines = (tmp_path / "ok.cube").read_text().splitlines()
+    lines[3] = lines[3].replace("14", "15", 1)  # announce more points than stored
+    (tmp_path / "count.cube").write_text("\n".join(lines) + "\n")
+    rc, _, err = run_cli(capsys, "info", str(tmp_path / "count.cube"))
+    assert rc == 2 and "truncated" in err
+
+
+def test_missing_file_and_bad_option(tmp_path, capsys):
+    rc, _, err = run_cli(capsys, "network", str(tmp_path / "nope.cube"))
+    assert rc == 2 and "no such file" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["network", "--no-such-option", "x"])
+    assert exc.value.code == 2
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_readers_raise_only_geoelf_error(tmp_path_factory, data):
+    """Property: any mutation of a valid file either reads or raises GeoelfError, nothing else."""
+    from ase import Atoms
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    atoms = Atoms("H2", scaled_positions=[[0, 0, 0], [0.3, 0.4, 0.5]], cell=[2.0, 2.2, 2.4], pbc=True)
+    field = Field(np.linspace(0, 1, 4 * 5 * 6).reshape(4, 5, 6), atoms)
+    name = data.draw(st.sampled_from(["v.cube", "ELFCAR", "v.xsf", "v.npz", "v.cube.gz"]))
+    write(field, str(tmp / name))
+    raw = bytearray((tmp / name).read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["cut", "flip", "insert", "delete"]))
+        pos = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if kind == "cut":
+            raw = raw[:pos]
+        elif kind == "flip" and raw:
+            raw[pos] = data.draw(st.integers(0, 255))
+        elif kind == "insert":
+            raw[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+        elif raw:
+            del raw[pos : pos + data.draw(st.integers(1, 16))]
+    (tmp / name).write_bytes(bytes(raw))
+    try:
+        read(str(tmp / name))
+    except GeoelfError as exc:
+        assert str(tmp / name) in str(exc)
