@@ -60,16 +60,29 @@ class AttractorGraph:
         return out
 
 
-def _nearest_atom(x: np.ndarray, atom_cart: np.ndarray, cell: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For points x (M, 3) Å: nearest atom, its distance and the image translation (M, 3)."""
-    d = (x @ inv)[:, None, :] - (atom_cart @ inv)[None, :, :]  # (M, A, 3) fractional
-    base = np.rint(d)
-    frac = d[:, :, None, :] - base[:, :, None, :] - _IMAGES[None, None]  # (M, A, 27, 3)
-    dist = np.linalg.norm(frac @ cell, axis=-1)
-    flat = dist.reshape(len(x), -1).argmin(1)
-    a, img = np.divmod(flat, len(_IMAGES))
-    shift = base[np.arange(len(x)), a] + _IMAGES[img]
-    return a, dist.reshape(len(x), -1)[np.arange(len(x)), flat], shift.astype(int)
+class PeriodicNeighbours:
+    """Nearest of a set of sites (N, 3) Å in a periodic cell, with the lattice image reached."""
+
+    def __init__(self, sites: np.ndarray, cell: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        self.cell = cell
+        self.inv = np.linalg.inv(cell)
+        frac = np.asarray(sites, dtype=float).reshape(-1, 3) @ self.inv
+        self.floor = np.floor(frac)
+        self.n = len(frac)
+        images = (frac - self.floor)[None, :, :] + _IMAGES[:, None, :]  # (27, N, 3)
+        self.tree = cKDTree(images.reshape(-1, 3) @ cell) if self.n else None
+
+    def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For points x (M, 3) Å: site index, distance (Å) and the integer translation T with
+        x ≈ site + T·cell."""
+        frac = np.asarray(x, dtype=float).reshape(-1, 3) @ self.inv
+        base = np.floor(frac)
+        dist, q = self.tree.query((frac - base) @ self.cell)
+        img, site = np.divmod(q, self.n)
+        shift = base + _IMAGES[img] - self.floor[site]
+        return site, dist, shift.astype(int)
 
 
 def build_graph(field: Field, cps: CriticalPoints, interp: Interpolator) -> AttractorGraph:
@@ -83,8 +96,9 @@ def build_graph(field: Field, cps: CriticalPoints, interp: Interpolator) -> Attr
     # critical points inside nuclear regions are replaced by the nuclear attractor
     inside = np.zeros(len(cps.value), dtype=bool)
     cp_region = -np.ones(len(cps.value), dtype=int)
-    if len(pos) and len(cps.value):
-        a, dist, _ = _nearest_atom(cps.cart, pos, cell, inv)
+    nuclei = PeriodicNeighbours(pos, cell) if len(pos) else None
+    if nuclei and len(cps.value):
+        a, dist, _ = nuclei.nearest(cps.cart)
         inside = dist < radii[a]
         cp_region[inside] = owner[a[inside]]
     removed = {name: int(np.sum(inside & (cps.kind == i))) for i, name in enumerate(KINDS)}
@@ -105,7 +119,7 @@ def build_graph(field: Field, cps: CriticalPoints, interp: Interpolator) -> Attr
         node_atoms.append([])
     node_pos_arr = np.array(node_pos).reshape(-1, 3)
     bonds = np.flatnonzero((cps.kind == 1) & ~inside)
-    edges, shifts, values, used, unassigned = _connect(bonds, cps, interp, field, node_pos_arr, owner, radii)
+    edges, shifts, values, used, unassigned = _connect(bonds, cps, interp, field, nuclei, node_pos_arr, owner, radii)
     return AttractorGraph(node_pos_arr, np.array(node_value), node_kind, node_atoms, edges, shifts, values, used,
                           cps, unassigned, removed)
 
@@ -148,17 +162,17 @@ def _maximum_label(x: np.ndarray, atoms, cell: np.ndarray, inv: np.ndarray) -> s
     return "bond" if hh <= 1.3 and np.linalg.norm(mid) <= 0.25 * hh else "non-nuclear"
 
 
-def _connect(bonds, cps, interp, field, node_pos, owner, radii):
+def _connect(bonds, cps, interp, field, nuclei, node_pos, owner, radii):
     """Steepest ascent from each bond point in both directions; returns the graph edges."""
     cell, inv = field.cell, np.linalg.inv(field.cell)
-    pos = field.atoms.positions
     n_nuc = int(owner.max()) + 1 if len(owner) else 0
     if len(bonds) == 0:
         return np.zeros((0, 2), int), np.zeros((0, 3), int), np.zeros(0), np.zeros(0, int), 0
     step0 = 0.25 * float(field.spacing.min())
     direction = cps.eigenvectors[bonds][:, :, 2]  # eigenvector of the positive eigenvalue
     start = np.concatenate([cps.cart[bonds] + step0 * direction, cps.cart[bonds] - step0 * direction])
-    node, shift = _ascend(start, interp, cell, inv, pos, radii, owner, node_pos[n_nuc:], step0)
+    others = PeriodicNeighbours(node_pos[n_nuc:], cell) if len(node_pos) > n_nuc else None
+    node, shift = _ascend(start, interp, inv, nuclei, radii, owner, others, step0)
     node = np.where(node >= 0, node, -1)
     nb = len(bonds)
     na, sa, nbn, sb = node[:nb], shift[:nb], node[nb:], shift[nb:]
@@ -167,7 +181,7 @@ def _connect(bonds, cps, interp, field, node_pos, owner, radii):
     return edges, (sb - sa)[ok], cps.value[bonds][ok], bonds[ok], int(np.sum(~ok))
 
 
-def _ascend(x, interp, cell, inv, pos, radii, owner, nonnuc_pos, h0, max_iter=4000):
+def _ascend(x, interp, inv, nuclei, radii, owner, others, h0, max_iter=4000):
     """Follow the gradient uphill until a nuclear region or a non-nuclear maximum is reached.
 
     Returns node index (nuclear regions first, then non-nuclear maxima; -1 if lost) and the
@@ -186,8 +200,8 @@ def _ascend(x, interp, cell, inv, pos, radii, owner, nonnuc_pos, h0, max_iter=40
         if idx.size == 0:
             break
         xi = x[idx]
-        if len(pos):
-            a, dist, img = _nearest_atom(xi, pos, cell, inv)
+        if nuclei is not None:
+            a, dist, img = nuclei.nearest(xi)
             hit = dist < radii[a]
             node[idx[hit]] = owner[a[hit]]
             shift[idx[hit]] = img[hit]
@@ -204,9 +218,9 @@ def _ascend(x, interp, cell, inv, pos, radii, owner, nonnuc_pos, h0, max_iter=40
         x[idx[up]] = trial[up]
         h[idx[~up]] *= 0.5
         stuck = h[idx] < 1e-5
-        if np.any(stuck) and len(nonnuc_pos):
+        if np.any(stuck) and others is not None:
             s_idx = idx[stuck]
-            k, dist, img = _nearest_atom(x[s_idx], nonnuc_pos, cell, inv)
+            k, dist, img = others.nearest(x[s_idx])
             found = dist < 0.2
             node[s_idx[found]] = n_nuc + k[found]
             shift[s_idx[found]] = img[found]

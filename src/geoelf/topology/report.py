@@ -8,7 +8,7 @@ import numpy as np
 
 from geoelf.topology.critical_points import KINDS
 from geoelf.topology.network import Analysis, morse_counts
-from geoelf.topology.graph import _nearest_atom
+from geoelf.topology.graph import PeriodicNeighbours
 
 
 def wrap_frac(frac: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def topology_document(an: Analysis) -> dict[str, Any]:
         points.append(entry)
     joins = {int(cp): (int(e[0]), int(e[1]), s) for cp, e, s in zip(g.edge_cp, g.edges, g.edge_shift)}
     if len(field.atoms) and len(cps.value):
-        a, dist, _ = _nearest_atom(cps.cart, field.atoms.positions, field.cell, inv)
+        a, dist, _ = PeriodicNeighbours(field.atoms.positions, field.cell).nearest(cps.cart)
         from geoelf.topology.graph import region_radii
 
         inside = dist < region_radii(field.atoms.numbers)[a]
