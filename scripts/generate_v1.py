@@ -2,8 +2,10 @@
 
     nohup nice -n 15 python scripts/generate_v1.py > gen.log 2>&1 &
 
-Stages widen coverage first: every trajectory reaches 10 snapshots, then 20, then 30, so a run
-that is cut short still spans all densities and temperatures. MD segments are kept under
+Each (rs, T) condition gets three independent trajectories (replicas) of 10 snapshots, so that
+the split by trajectory can hold out whole MD runs while every condition stays in training.
+Stages widen coverage first — replica 0 of every condition, then replica 1, then replica 2 —
+so a run that is cut short still spans all densities and temperatures. MD segments are kept under
 data/v1/md/<trajectory>/ and labelled samples under data/v1/fluid/<trajectory>/; both are
 committed as they finish, and a rerun continues from what is on disk.
 """
@@ -21,15 +23,16 @@ from geoelf.dft.profile import Profile
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v1"
 RS = [1.25, 1.33, 1.41, 1.49, 1.57, 1.65]  # bohr: ≈ 500 … 50 GPa
 TEMPERATURES = [1200, 2800]  # K: molecular and atomic fluid both appear
-STAGES = [10, 20, 30]
+REPLICAS = 3
+SNAPSHOTS = 10
 
 
-def plan_64() -> list[dict]:
+def plan_64(replica: int) -> list[dict]:
     runs = []
     for i, rs in enumerate(RS):
         for j, t in enumerate(TEMPERATURES):
-            runs.append({"name": f"h64_rs{rs:.2f}_T{t}_s{100 + 10 * i + j}", "natoms": 64, "rs": rs,
-                         "temperature_k": t, "seed": 100 + 10 * i + j})
+            seed = 100 + 10 * i + j + 1000 * replica
+            runs.append({"name": f"h64_rs{rs:.2f}_T{t}_s{seed}", "natoms": 64, "rs": rs, "temperature_k": t, "seed": seed})
     return runs
 
 
@@ -44,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     profile = Profile.load()
-    stages = [(n, plan_64()) for n in STAGES] + [(15, plan_128())]
+    stages = [(SNAPSHOTS, plan_64(r)) for r in range(REPLICAS)] + [(15, plan_128())]
     for snapshots, runs in stages:
         for run in runs:
             if args.only and args.only not in run["name"]:

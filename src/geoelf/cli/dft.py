@@ -1,15 +1,124 @@
-"""geoelf dft (placeholder while being written)."""
+"""geoelf dft elf | md | relax — Quantum ESPRESSO runs under DFT protocol v1."""
 
 from __future__ import annotations
 
 import argparse
 
 
+def _profile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="launch profile YAML (pw, pp, mpi, nprocs, pseudo_dir)")
+    p.add_argument("--nprocs", type=int, help="MPI processes per job (default: profile, else 2)")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    e = sub.add_parser("elf", help="SCF + pp.x ELF of hydrogen structures (resumable)")
+    e.add_argument("structures", nargs="+", metavar="STRUCTURE", help="any file ASE reads; every frame is a structure")
+    e.add_argument("-o", "--output", required=True, metavar="DIR", help="samples go to DIR/<name>.h5")
+    e.add_argument("--cube", action="store_true", help="also write DIR/<name>.ELF.cube.gz")
+    e.add_argument("--workers", type=int, default=1, help="structures computed at once (cores are shared)")
+    e.add_argument("--phase", default=None, help="phase label stored with the samples (default: from the file, else 'unknown')")
+    _profile_options(e)
+    m = sub.add_parser("md", help="Born–Oppenheimer MD of fluid hydrogen from a random molecular start")
+    m.add_argument("-o", "--output", required=True, metavar="DIR", help="trajectory folder (resumable)")
+    dens = m.add_mutually_exclusive_group(required=True)
+    dens.add_argument("--rs", type=float, help="Wigner–Seitz radius, bohr")
+    dens.add_argument("--volume-per-atom", type=float, help="Å³ per atom")
+    m.add_argument("--temperature", type=float, required=True, help="K")
+    m.add_argument("--natoms", type=int, default=64)
+    m.add_argument("--snapshots", type=int, default=10)
+    m.add_argument("--interval", type=int, default=60, help="MD steps between snapshots (≥ 60 advised)")
+    m.add_argument("--equilibration", type=int, default=300, help="MD steps before the first snapshot")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--label", metavar="DIR", help="also compute the ELF of each snapshot into DIR")
+    _profile_options(m)
+    r = sub.add_parser("relax", help="variable-cell relaxation at a pressure (ASE + pw.x SCF)")
+    r.add_argument("structure", metavar="STRUCTURE")
+    r.add_argument("--pressure", type=float, required=True, help="GPa")
+    r.add_argument("-o", "--output", required=True, help="relaxed structure (extxyz, cif, POSCAR ...)")
+    r.add_argument("--fmax", type=float, default=0.02, help="eV/Å")
+    r.add_argument("--steps", type=int, default=100)
+    _profile_options(r)
+
+
+def _profile(args):
+    from geoelf.dft.profile import Profile
+    from geoelf.errors import GeoelfError
+
+    profile = Profile.load(args.profile, nprocs=args.nprocs)
+    if not profile.available():
+        raise GeoelfError(f"{profile.pw} / {profile.pp} not found: install quantum-espresso or set GEOELF_PW / GEOELF_PP")
+    return profile
+
+
+def read_structures(paths: list[str], phase: str | None) -> list[tuple[str, object, dict]]:
+    """(sample id, atoms, metadata) for every frame of every file."""
+    from pathlib import Path
+
+    from ase.io import read
+
+    from geoelf.errors import GeoelfError
+
+    items = []
+    for path in paths:
+        try:
+            frames = read(path, index=":")
+        except FileNotFoundError:
+            raise GeoelfError("no such file", path) from None
+        except Exception as exc:  # ASE raises many types for unreadable files
+            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
+        stem = Path(path).name.split(".")[0]
+        for k, atoms in enumerate(frames):
+            if not atoms.pbc.all() or atoms.cell.rank < 3:
+                raise GeoelfError(f"frame {k} has no periodic 3D cell", path)
+            if set(atoms.get_chemical_symbols()) - {"H"}:
+                raise GeoelfError(f"frame {k}: DFT protocol v1 covers hydrogen only", path)
+            info = {k2: v for k2, v in atoms.info.items() if isinstance(v, (int, float, str))}
+            sid = str(info.get("sample_id") or (stem if len(frames) == 1 else f"{stem}_{k:05d}"))
+            meta = {key: info[key] for key in ("phase", "rs", "temperature_k", "trajectory", "md_step") if key in info}
+            meta["phase"] = phase or meta.get("phase", "unknown")
+            items.append((sid, atoms, meta))
+    return items
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoelf.errors import GeoelfError
+    if args.action == "elf":
+        from geoelf.dft.elf import label_batch
 
-    raise GeoelfError("not available yet")
+        profile = _profile(args)
+        counts = label_batch(read_structures(args.structures, args.phase), args.output, profile,
+                             workers=args.workers, write_cube=args.cube)
+        print(f"{counts['done']} computed, {counts['skipped_existing']} already done, {counts['rejected']} rejected "
+              f"(reasons in {args.output}/rejected.jsonl)")
+        return 0 if counts["rejected"] == 0 else 1
+    if args.action == "md":
+        from geoelf.dft.md import run_md, snapshot_items, volume_per_atom
+
+        profile = _profile(args)
+        rs = args.rs if args.rs is not None else ((3 * args.volume_per_atom / (4 * 3.141592653589793)) ** (1 / 3) / 0.529177210903)
+        snaps = run_md(args.output, args.natoms, rs, args.temperature, args.snapshots, args.interval,
+                       args.equilibration, args.seed, profile)
+        print(f"{len(snaps)} snapshots in {args.output}/segments (volume {volume_per_atom(rs):.4f} Å³/atom)")
+        if args.label:
+            from geoelf.dft.elf import label_batch
+
+            counts = label_batch(snapshot_items(args.output), args.label, profile)
+            print(f"{counts['done']} labelled, {counts['skipped_existing']} already done, {counts['rejected']} rejected")
+        return 0
+    if args.action == "relax":
+        from ase.io import read, write
+
+        from geoelf.dft.relax import relax
+        from geoelf.errors import GeoelfError
+
+        profile = _profile(args)
+        try:
+            atoms = read(args.structure)
+        except Exception as exc:  # ASE raises many types for unreadable files
+            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__})", args.structure) from None
+        out, facts = relax(atoms, args.pressure, args.fmax, args.steps, profile)
+        write(args.output, out)
+        print(f"{'converged' if facts['converged'] else 'NOT converged'} in {facts['steps']} steps "
+              f"({facts['n_scf']} SCF): P = {facts['pressure_gpa']:.1f} GPa, E = {facts['energy_ev']:.4f} eV -> {args.output}")
+        return 0 if facts["converged"] else 1
+    return 2

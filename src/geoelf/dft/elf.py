@@ -124,36 +124,63 @@ def _last_error(text: str) -> str:
 
 
 def label_batch(items: Iterable[tuple[str, Atoms, dict[str, Any]]], out_dir: str | Path, profile: Profile,
-                protocol: ElfProtocol | None = None, progress: bool = True) -> dict[str, int]:
+                protocol: ElfProtocol | None = None, progress: bool = True, workers: int = 1,
+                write_cube: bool = False) -> dict[str, int]:
     """Label structures into ``out_dir/<sample_id>.h5``; finished samples are skipped (resumable).
 
+    Each sample is written to a temporary name and renamed when complete, so a run killed at any
+    moment leaves only whole samples; leftovers of a killed write are removed on the next start.
     Rejected samples are logged with their reason in ``out_dir/rejected.jsonl`` and never written.
+    ``workers`` structures run at once, sharing the profile's cores.
     """
-    from tqdm import tqdm
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from geoelf.data.sample import write_sample
+    from tqdm import tqdm
 
     protocol = protocol or ElfProtocol()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):
+        stale.unlink()
+    items = list(items)
     todo = [(sid, a, m) for sid, a, m in items if not (out / f"{sid}.h5").exists()]
-    counts = {"done": 0, "rejected": 0, "skipped_existing": 0}
-    for sid, atoms, meta in tqdm(todo, desc="dft elf", unit="sample", disable=not progress):
-        try:
-            run = compute_elf(atoms, profile, protocol)
-        except DftFailure as exc:
-            counts["rejected"] += 1
-            log.warning("rejected %s: %s", sid, exc)
-            with open(out / "rejected.jsonl", "a") as fh:
-                fh.write(json.dumps({"sample_id": sid, "reason": str(exc), "time": time.time()}) + "\n")
-            continue
-        full = {**meta, **run.meta, "sample_id": sid, "natoms": len(atoms)}
-        full["pressure_ideal_gpa"] = ideal_gas_pressure_gpa(len(atoms), meta.get("temperature_k"), atoms.get_volume())
-        write_sample(out / f"{sid}.h5", run.field, full)
-        counts["done"] += 1
+    counts = {"done": 0, "rejected": 0, "skipped_existing": len(items) - len(todo)}
+    workers = max(1, min(workers, len(todo) or 1))
+    share = Profile(**{**profile.__dict__, "nprocs": max(1, profile.nprocs // workers)})
+    bar = tqdm(total=len(todo), desc="dft elf", unit="sample", disable=not progress)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = {pool.submit(_label_one, atoms, share, protocol): (sid, atoms, meta) for sid, atoms, meta in todo}
+        for job in as_completed(jobs):
+            sid, atoms, meta = jobs[job]
+            run_or_error = job.result()
+            if isinstance(run_or_error, str):
+                counts["rejected"] += 1
+                log.warning("rejected %s: %s", sid, run_or_error)
+                with open(out / "rejected.jsonl", "a") as fh:
+                    fh.write(json.dumps({"sample_id": sid, "reason": run_or_error, "time": time.time()}) + "\n")
+            else:
+                _store(out, sid, atoms, meta, run_or_error, write_cube)
+                counts["done"] += 1
+            bar.update(1)
+    bar.close()
     return counts
 
 
-def require_hydrogen(atoms: Atoms, path: str) -> None:
-    if set(atoms.get_chemical_symbols()) - {"H"}:
-        raise GeoelfError("DFT protocol v1 covers hydrogen only", path)
+def _label_one(atoms: Atoms, profile: Profile, protocol: ElfProtocol) -> ElfRun | str:
+    """One label in a worker process; a rejected run comes back as its reason."""
+    try:
+        return compute_elf(atoms, profile, protocol)
+    except DftFailure as exc:
+        return str(exc)
+
+
+def _store(out: Path, sid: str, atoms: Atoms, meta: dict[str, Any], run: ElfRun, write_cube: bool) -> None:
+    from geoelf.data.sample import write_sample
+
+    full = {**meta, **run.meta, "sample_id": sid, "natoms": len(atoms)}
+    full["pressure_ideal_gpa"] = ideal_gas_pressure_gpa(len(atoms), meta.get("temperature_k"), atoms.get_volume())
+    if write_cube:
+        from geoelf.io import write
+
+        write(run.field, str(out / f"{sid}.ELF.cube.gz"))
+    write_sample(out / f"{sid}.h5", run.field, full)

@@ -21,7 +21,7 @@ _NOT_CONVERGED = re.compile(r"convergence NOT achieved")
 _WALL = re.compile(r"PWSCF\s*:\s*(.+?)CPU\s+(.+?)WALL")
 _VERSION = re.compile(r"Program PWSCF v\.(\S+)")
 _FFT = re.compile(r"FFT dimensions:\s*\(\s*(\d+),\s*(\d+),\s*(\d+)\)")
-_TEMPERATURE = re.compile(r"temperature\s+=\s+(-?\d+\.\d+)\s+K")
+_TEMPERATURE = re.compile(r"^\s+temperature\s+=\s+(-?\d+\.\d+)\s+K", re.M)
 _NKS = re.compile(r"number of k points=\s+(\d+)")
 
 

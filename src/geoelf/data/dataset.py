@@ -1,0 +1,180 @@
+"""A dataset is a folder tree of sample files (``*.h5``, schema in sample.py) and, optionally,
+``splits.json``. Nothing else is needed: the index is rebuilt from the finished samples every
+time (their metadata only), so adding a sample never rewrites another file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from geoelf.data.sample import read_meta, read_sample, write_sample
+from geoelf.errors import GeoelfError
+
+PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
+
+
+def find_samples(root: str | Path) -> list[Path]:
+    """All finished sample files under ``root`` (a folder or one .h5 file), sorted."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise GeoelfError("no such dataset folder", str(root))
+    return sorted(p for p in root.rglob("*.h5") if not p.name.startswith("."))
+
+
+def index(root: str | Path) -> list[dict[str, Any]]:
+    """Metadata of every sample (with ``path``), read from the files themselves."""
+    rows = []
+    for path in find_samples(root):
+        try:
+            meta = read_meta(path)
+        except OSError as exc:
+            raise GeoelfError(f"unreadable sample ({exc})", str(path)) from None
+        meta["path"] = str(path)
+        rows.append(meta)
+    return rows
+
+
+def pressure_bin(p: float | None) -> str:
+    """Label of the pressure bin of ``p`` GPa, e.g. '100-200'."""
+    if p is None:
+        return "unknown"
+    for lo, hi in zip(PRESSURE_BINS[:-1], PRESSURE_BINS[1:]):
+        if lo <= p < hi:
+            return f"{lo}-{hi}"
+    return f">={PRESSURE_BINS[-1]}" if p >= PRESSURE_BINS[-1] else f"<{PRESSURE_BINS[0]}"
+
+
+def load_splits(root: str | Path) -> dict[str, list[str]]:
+    path = Path(root) / "splits.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())["splits"]
+
+
+def split_of(meta: dict[str, Any], splits: dict[str, list[str]]) -> str:
+    key = meta.get("trajectory") or meta.get("sample_id")
+    for name, members in splits.items():
+        if key in members:
+            return name
+    return "unassigned"
+
+
+def info(root: str | Path) -> dict[str, Any]:
+    """Counts by phase, split, atom count, density, temperature and pressure bin; sizes."""
+    rows = index(root)
+    splits = load_splits(root) if Path(root).is_dir() else {}
+    total_bytes = sum(os.path.getsize(r["path"]) for r in rows)
+    by = lambda key: dict(sorted(Counter(str(key(r)) for r in rows).items()))  # noqa: E731
+    pressures = [r.get("pressure_gpa") for r in rows if r.get("pressure_gpa") is not None]
+    return {
+        "root": str(root),
+        "total": len(rows),
+        "by_phase": by(lambda r: "fluid" if r.get("phase") == "fluid" else "crystal" if r.get("phase") else "unknown"),
+        "by_split": by(lambda r: split_of(r, splits)) if splits else {},
+        "natoms": by(lambda r: r.get("natoms")),
+        "by_rs": by(lambda r: f"{r['rs']:.2f}" if r.get("rs") is not None else "none"),
+        "by_temperature": by(lambda r: r.get("temperature_k", "none")),
+        "by_pressure_gpa": by(lambda r: pressure_bin(r.get("pressure_gpa"))),
+        "by_condition": by(lambda r: f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}" if r.get("phase") == "fluid" else f"crystal {r.get('phase')}"),
+        "trajectories": len({r.get("trajectory") for r in rows if r.get("trajectory")}),
+        "pressure_range_gpa": [min(pressures), max(pressures)] if pressures else None,
+        "bytes": total_bytes,
+    }
+
+
+def make_splits(root: str | Path, seed: int = 0) -> dict[str, list[str]]:
+    """Split by trajectory: no MD run ever has frames on two sides.
+
+    64-atom fluid conditions (rs, T) with ≥ 2 trajectories give one trajectory away — to
+    'test' for every other condition in (rs, T) order, to 'val' for the rest — and keep the
+    others for 'train'; every density so has held-out runs while all conditions are trained on.
+    Other fluid cell sizes go to 'test_large' (size transfer), crystals to 'crystal'.
+    """
+    rows = index(root)
+    by_condition: dict[tuple, set[str]] = defaultdict(set)
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_large": [], "crystal": []}
+    for r in rows:
+        if r.get("phase") != "fluid":
+            splits["crystal"].append(r.get("trajectory") or r["sample_id"])
+        elif r.get("natoms") != 64:
+            splits["test_large"].append(r["trajectory"])
+        else:
+            by_condition[(r["rs"], r["temperature_k"])].add(r["trajectory"])
+    rng = random.Random(seed)
+    for k, cond in enumerate(sorted(by_condition)):
+        trajs = sorted(by_condition[cond])
+        rng.shuffle(trajs)
+        if len(trajs) >= 2:
+            splits["test" if k % 2 == 0 else "val"].append(trajs.pop())
+        splits["train"].extend(trajs)
+    splits = {k: sorted(set(v)) for k, v in splits.items()}
+    path = Path(root) / "splits.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": 1, "seed": seed, "rule": make_splits.__doc__.split("\n\n")[1].strip(), "splits": splits}, indent=1))
+    os.replace(tmp, path)
+    return splits
+
+
+def samples_of_split(root: str | Path, split: str) -> list[Path]:
+    splits = load_splits(root)
+    if split not in splits:
+        raise GeoelfError(f"no split {split!r} (run 'geoelf dataset split' first; have: {', '.join(splits) or 'none'})", str(root))
+    return [Path(r["path"]) for r in index(root) if split_of(r, splits) == split]
+
+
+def export(paths: Iterable[Path], out_dir: str | Path, fmt: str = "cube") -> list[Path]:
+    """Write the ELF of each sample as a cube (``<id>.cube.gz``) or ELFCAR (``<id>/ELFCAR.gz``)."""
+    from geoelf.io import write
+
+    out = []
+    for path in paths:
+        field, meta = read_sample(path)
+        sid = meta.get("sample_id", Path(path).stem)
+        target = Path(out_dir) / (f"{sid}.cube.gz" if fmt == "cube" else f"{sid}/ELFCAR.gz")
+        write(field, str(target))
+        out.append(target)
+    return out
+
+
+def import_files(out_root: str | Path, files: Iterable[str], meta: dict[str, Any]) -> list[Path]:
+    """Build samples from ELF files (cube, ELFCAR, XSF, .npz) or ``STRUCTURE:ELF`` pairs.
+
+    The structure inside the ELF file is used unless a separate structure file is paired with it
+    (it must have the same number of atoms). Finished samples are skipped.
+    """
+    from ase.io import read as read_structure
+
+    from geoelf.field import Field
+    from geoelf.io import read_elf
+
+    written = []
+    seen: set[str] = set()
+    for item in files:
+        structure_path, elf_path = item.split(":", 1) if ":" in item and not Path(item).exists() else (None, item)
+        sid = Path(structure_path or elf_path).name.split(".")[0]
+        if sid in seen:
+            raise GeoelfError(f"two inputs would both become sample {sid!r}; rename one", elf_path)
+        seen.add(sid)
+        target = Path(out_root) / f"{sid}.h5"
+        if target.exists():
+            continue
+        field = read_elf(elf_path)
+        if structure_path:
+            try:
+                atoms = read_structure(structure_path)
+            except Exception as exc:  # ASE raises many types for bad files
+                raise GeoelfError(f"cannot read structure ({exc.__class__.__name__})", structure_path) from None
+            if len(atoms) != len(field.atoms):
+                raise GeoelfError(f"structure has {len(atoms)} atoms, the ELF file {len(field.atoms)}", structure_path)
+            field = Field(field.data, atoms, field.name)
+        full = {"phase": "unknown", **{k: v for k, v in meta.items() if v is not None}, "sample_id": sid,
+                "natoms": len(field.atoms), "source_file": str(elf_path)}
+        written.append(write_sample(target, field, full))
+    return written

@@ -1,0 +1,193 @@
+"""The Quantum ESPRESSO layer: parsers on captured QE 6.7 output, inputs, protocol, profile,
+and (when pw.x is installed) real runs end to end, including a SIGKILL in the middle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.io import write as write_structure
+
+from geoelf.dft.inputs import pw_scf_input
+from geoelf.dft.md import random_molecular_start, volume_per_atom
+from geoelf.dft.parsers import RY_EV, parse_md_frames, parse_pw_scf
+from geoelf.dft.profile import Profile
+from geoelf.dft.protocol import ElfProtocol, MdSettings
+from geoelf.errors import GeoelfError
+from geoelf.io import read
+
+DATA = Path(__file__).parent / "data"
+HAVE_QE = shutil.which("pw.x") is not None and shutil.which("pp.x") is not None
+qe = pytest.mark.skipif(not HAVE_QE, reason="Quantum ESPRESSO (pw.x, pp.x) not installed")
+
+
+def test_scf_parser_on_captured_output():
+    res = parse_pw_scf((DATA / "qe67_scf_h2.pw.out").read_text(), natoms=2)
+    assert res.energy_ev == pytest.approx(-2.30764347 * RY_EV)
+    assert res.fermi_ev == pytest.approx(-2.0353)
+    assert res.pressure_gpa == pytest.approx(8.022)
+    assert np.trace(res.stress_gpa) / 3 == pytest.approx(8.022, abs=2e-3)
+    assert res.converged and res.scf_iterations == 7
+    assert res.wall_s == pytest.approx(2.15)
+    assert res.fft_grid == (24, 24, 24) and res.n_kpoints == 148
+    assert res.qe_version == "6.7MaX"
+    assert res.forces_ev_a.shape == (2, 3)
+    np.testing.assert_allclose(res.forces_ev_a.sum(axis=0), 0, atol=1e-3)  # Newton's third law
+
+
+def test_unconverged_or_broken_output_is_not_converged():
+    text = (DATA / "qe67_scf_h2.pw.out").read_text()
+    broken = text.replace("convergence has been achieved in   7 iterations", "convergence NOT achieved after 100 iterations: stopping")
+    assert not parse_pw_scf(broken).converged
+    assert parse_pw_scf(text[: len(text) // 3]).energy_ev is None
+
+
+def test_md_parser_on_captured_output():
+    frames, temps = parse_md_frames((DATA / "qe67_md_h4.pw.out").read_text(), natoms=4)
+    assert len(frames) == 3 and frames[0].shape == (4, 3)
+    np.testing.assert_allclose(temps, [740.65392270, 979.13478940, 2371.09816190])
+
+
+def test_ppx_cube_is_the_full_fft_grid_and_an_elf():
+    field = read(str(DATA / "qe67_pp_elf_h2.cube.gz"))
+    assert field.shape == (24, 24, 24)
+    assert 0 <= field.data.min() and field.data.max() <= 1
+    np.testing.assert_allclose(field.cell, [[2.2, 0, 0], [0.3, 2.3, 0], [0.2, 0.1, 2.4]], atol=1e-5)
+
+
+def test_protocol_kmesh_and_input():
+    p = ElfProtocol()
+    assert p.kmesh(np.eye(3) * 4.95) == (3, 3, 3)
+    assert p.kmesh(np.diag([4.95, 2.5, 20.0])) == (3, 6, 1)
+    # a triclinic cell: the mesh follows the reciprocal vectors, not the cell lengths
+    cell = np.array([[3.0, 0, 0], [2.9, 0.5, 0], [0, 0, 3.0]])
+    recip = np.linalg.inv(cell).T
+    assert p.kmesh(cell) == tuple(int(np.ceil(2 * np.pi * np.linalg.norm(b) / 0.45)) for b in recip)
+    text = pw_scf_input(Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=[3, 3, 3], pbc=True), p, (2, 2, 2), "/x")
+    for needle in ("ecutwfc = 60", "smearing = 'mv'", "degauss = 0.02", "conv_thr = 1d-08", "K_POINTS automatic\n2 2 2 0 0 0", "H_HSCV_PBE-1.0.UPF"):
+        assert needle in text
+    with pytest.raises(GeoelfError):
+        pw_scf_input(Atoms("LiH", positions=[[0, 0, 0], [1.6, 0, 0]], cell=[3, 3, 3], pbc=True), p, (1, 1, 1), "/x")
+    assert MdSettings().dt_ry == pytest.approx(9.92, abs=0.01)
+
+
+def test_random_molecular_start_density_and_bonds():
+    atoms = random_molecular_start(64, 1.45, seed=3)
+    assert atoms.get_volume() / 64 == pytest.approx(volume_per_atom(1.45))
+    d = atoms.get_all_distances(mic=True)
+    np.testing.assert_allclose([d[i, i + 32] for i in range(32)], 0.74, atol=1e-9)
+    np.fill_diagonal(d, 9)
+    assert d.min() == pytest.approx(0.74)  # no two molecules overlap closer than a bond
+    assert np.array_equal(atoms.positions, random_molecular_start(64, 1.45, seed=3).positions)
+
+
+def test_profile_sources(tmp_path, monkeypatch):
+    cfg = tmp_path / "profile.yaml"
+    cfg.write_text("pw: /opt/pw.x\nnprocs: 4\nmpi: 'srun -n {n}'\n")
+    monkeypatch.setenv("GEOELF_NPROCS", "3")
+    prof = Profile.load(str(cfg))
+    assert prof.pw == "/opt/pw.x" and prof.nprocs == 3  # environment beats the file
+    assert prof.command(prof.pw)[:3] == ["srun", "-n", "3"]
+    assert Profile.load(str(cfg), nprocs=1).command("pw.x") == ["pw.x"]
+    cfg.write_text("pw: x\nbogus: 1\n")
+    with pytest.raises(GeoelfError, match="unknown profile settings"):
+        Profile.load(str(cfg))
+
+
+# --- real Quantum ESPRESSO runs ---------------------------------------------------------------
+
+def h2_cells(tmp_path: Path, n: int) -> list[Path]:
+    paths = []
+    for k in range(n):
+        a = Atoms("H2", positions=[[0, 0, 0], [0.72 + 0.02 * k, 0.05, 0.0]], cell=[[2.2, 0, 0], [0.2, 2.3, 0], [0.1, 0.2, 2.4]], pbc=True)
+        paths.append(tmp_path / f"h2_{k}.xyz")
+        write_structure(paths[-1], a, format="extxyz")
+    return paths
+
+
+def geoelf_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "geoelf.cli.main", *args]
+
+
+@qe
+def test_dft_elf_end_to_end(tmp_path):
+    from geoelf.data.sample import read_sample
+
+    (path,) = h2_cells(tmp_path, 1)
+    t0 = time.perf_counter()
+    out = subprocess.run(geoelf_cmd("dft", "elf", str(path), "-o", str(tmp_path / "out"), "--cube"), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert time.perf_counter() - t0 < 60
+    field, meta = read_sample(tmp_path / "out" / "h2_0.h5")
+    assert field.shape == tuple(meta["fft_grid"]) and 0 <= field.data.min() and field.data.max() <= 1
+    assert meta["protocol_id"] == "dft-protocol-v1" and meta["qe_version"].startswith("6.7")
+    assert len(meta["pseudo_sha256"]) == 64 and meta["kmesh"] == [7, 7, 6]
+    assert meta["pressure_gpa"] > 0 and meta["energy_ev"] < 0 and meta["scf_iterations"] > 0
+    cube = read(str(tmp_path / "out" / "h2_0.ELF.cube.gz"))
+    assert np.max(np.abs(cube.data - field.data)) < 1e-5  # quantised storage is within 1e-5
+
+
+@qe
+def test_dft_elf_batch_survives_sigkill(tmp_path):
+    from geoelf.data.sample import read_sample
+
+    paths = h2_cells(tmp_path, 4)
+    out_dir = tmp_path / "out"
+    cmd = geoelf_cmd("dft", "elf", *map(str, paths), "-o", str(out_dir), "--nprocs", "1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out_dir.glob("*.h5"))) < 1:
+        time.sleep(0.05)
+    time.sleep(0.3)  # kill in the middle of the next sample
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: python, mpirun, pw.x
+    proc.wait()
+    done_before = sorted(p.name for p in out_dir.glob("*.h5"))
+    assert 1 <= len(done_before) < 4
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    done = sorted(p.name for p in out_dir.glob("*.h5"))
+    assert done == [f"h2_{k}.h5" for k in range(4)]
+    assert not list(out_dir.glob(".*.tmp"))
+    assert f"{len(done_before)} already done" in rerun.stdout
+    for p in done:
+        field, meta = read_sample(out_dir / p)
+        assert field.shape == (24, 24, 24) and meta["sample_id"] == p[:-3]
+
+
+@qe
+def test_md_segments_resume_and_extend(tmp_path):
+    folder = tmp_path / "traj"
+    args = ["dft", "md", "--rs", "1.5", "--temperature", "1000", "--natoms", "4", "--interval", "3",
+            "--equilibration", "3", "-o", str(folder), "--nprocs", "1"]
+    assert subprocess.run(geoelf_cmd(*args, "--snapshots", "1"), capture_output=True).returncode == 0
+    first = sorted((folder / "segments").glob("seg_*.xyz"))
+    assert len(first) == 2
+    stamp = first[-1].stat().st_mtime_ns
+    assert subprocess.run(geoelf_cmd(*args, "--snapshots", "2"), capture_output=True).returncode == 0
+    segs = sorted((folder / "segments").glob("seg_*.xyz"))
+    assert len(segs) == 3 and segs[1].stat().st_mtime_ns == stamp  # finished segments are not redone
+    from ase.io import read as read_structure
+
+    last = read_structure(segs[-1])
+    assert last.info["md_step"] == 9 and last.info["phase"] == "fluid"
+    changed = subprocess.run(geoelf_cmd(*[a if a != "1000" else "2000" for a in args], "--snapshots", "2"), capture_output=True, text=True)
+    assert changed.returncode == 2 and "other settings" in changed.stderr
+
+
+@qe
+def test_relax_moves_towards_the_target_pressure(tmp_path):
+    from geoelf.dft.relax import relax
+
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.75, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    out, facts = relax(atoms, pressure_gpa=20.0, fmax=0.05, max_steps=25, profile=Profile.load(nprocs=2))
+    assert facts["converged"]
+    assert facts["pressure_gpa"] == pytest.approx(20.0, abs=2.0)
+    assert facts["fmax_ev_a"] < 0.05
