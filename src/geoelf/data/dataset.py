@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from geoelf.data.sample import read_meta, read_sample, write_sample
 from geoelf.errors import GeoelfError
+from geoelf.io.common import atomic_path
 
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
 
@@ -93,8 +94,9 @@ def make_splits(root: str | Path, seed: int = 0) -> dict[str, list[str]]:
     """Split by trajectory: no MD run ever has frames on two sides.
 
     64-atom fluid conditions (rs, T) with ≥ 2 trajectories give one trajectory away — to
-    'test' for every other condition in (rs, T) order, to 'val' for the rest — and keep the
-    others for 'train'; every density so has held-out runs while all conditions are trained on.
+    'test' where the ranks of rs and T among the conditions add up to an even number, to 'val'
+    where odd (a checkerboard, so test and val each cover every density and every
+    temperature) — and keep the others for 'train', so every condition is trained on.
     Other fluid cell sizes go to 'test_large' (size transfer), crystals to 'crystal'.
     """
     rows = index(root)
@@ -108,17 +110,18 @@ def make_splits(root: str | Path, seed: int = 0) -> dict[str, list[str]]:
         else:
             by_condition[(r["rs"], r["temperature_k"])].add(r["trajectory"])
     rng = random.Random(seed)
-    for k, cond in enumerate(sorted(by_condition)):
+    rs_rank = {v: i for i, v in enumerate(sorted({c[0] for c in by_condition}))}
+    t_rank = {v: i for i, v in enumerate(sorted({c[1] for c in by_condition}))}
+    for cond in sorted(by_condition):
         trajs = sorted(by_condition[cond])
         rng.shuffle(trajs)
         if len(trajs) >= 2:
-            splits["test" if k % 2 == 0 else "val"].append(trajs.pop())
+            splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop())
         splits["train"].extend(trajs)
     splits = {k: sorted(set(v)) for k, v in splits.items()}
-    path = Path(root) / "splits.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "seed": seed, "rule": make_splits.__doc__.split("\n\n")[1].strip(), "splits": splits}, indent=1))
-    os.replace(tmp, path)
+    rule = " ".join(make_splits.__doc__.split("\n\n")[1].split())
+    with atomic_path(Path(root) / "splits.json") as tmp:
+        Path(tmp).write_text(json.dumps({"version": 1, "seed": seed, "rule": rule, "splits": splits}, indent=1))
     return splits
 
 

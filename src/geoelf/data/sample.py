@@ -19,8 +19,6 @@ run never leaves a half-written sample under a final name.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from ase import Atoms
 
 from geoelf.errors import GeoelfError
 from geoelf.field import Field
-from geoelf.io.common import set_default_mode
+from geoelf.io.common import atomic_path
 
 SCHEMA = "geoelf-sample/1"
 ELF_SCALE = 1e-5  # quantisation step of stored ELF values
@@ -40,32 +38,22 @@ def write_sample(path: str | Path, field: Field, meta: dict[str, Any]) -> Path:
     import h5py
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["schema"] = SCHEMA
-            for key, value in meta.items():
-                if value is None:
-                    continue
-                if isinstance(value, (dict, list, tuple)):
-                    value = json.dumps(value)
-                h5.attrs[key] = value
-            h5["cell"] = field.cell
-            h5["positions"] = field.atoms.positions
-            h5["numbers"] = field.atoms.numbers.astype(np.int32)
-            # Whole planes per chunk compress best (measured: 225 kB for a 48³ grid).
-            chunks = (min(field.shape[0], 8), *field.shape[1:])
-            quantised = np.round(field.data / ELF_SCALE).astype(np.int32)
-            ds = h5.create_dataset("elf", data=quantised, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True)
-            ds.attrs["scale"] = ELF_SCALE
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs["schema"] = SCHEMA
+        for key, value in meta.items():
+            if value is None:
+                continue
+            if isinstance(value, (dict, list, tuple)):
+                value = json.dumps(value)
+            h5.attrs[key] = value
+        h5["cell"] = field.cell
+        h5["positions"] = field.atoms.positions
+        h5["numbers"] = field.atoms.numbers.astype(np.int32)
+        # Whole planes per chunk compress best (measured: 225 kB for a 48³ grid).
+        chunks = (min(field.shape[0], 8), *field.shape[1:])
+        quantised = np.round(field.data / ELF_SCALE).astype(np.int32)
+        ds = h5.create_dataset("elf", data=quantised, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True)
+        ds.attrs["scale"] = ELF_SCALE
     return path
 
 

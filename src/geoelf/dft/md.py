@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -29,6 +28,7 @@ from geoelf.dft.parsers import parse_md_frames
 from geoelf.dft.profile import Profile, run_program
 from geoelf.dft.protocol import MdSettings
 from geoelf.errors import GeoelfError
+from geoelf.io.common import atomic_path
 
 log = logging.getLogger(__name__)
 BOHR = 0.529177210903
@@ -89,9 +89,8 @@ class Trajectory:
                 raise GeoelfError(f"existing trajectory has other settings ({', '.join(changed)})", str(spec))
             return old
         self.segments.mkdir(parents=True, exist_ok=True)
-        tmp = spec.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config, indent=1))
-        os.replace(tmp, spec)
+        with atomic_path(spec) as tmp:
+            Path(tmp).write_text(json.dumps(config, indent=1))
         return config
 
     def done(self) -> list[Path]:
@@ -153,10 +152,8 @@ def _segment(atoms: Atoms, index: int, traj: Trajectory, cfg: dict, settings: Md
             "md_step": step, "segment": index, "t_ion_mean_k": float(np.mean(temps)) if temps else float("nan"),
             "seconds_md_segment": round(seconds, 1),
         })
-        target = traj.segments / f"seg_{index:04d}.xyz"
-        tmp = target.with_suffix(".tmp")
-        write(tmp, new, format="extxyz")
-        os.replace(tmp, target)
+        with atomic_path(traj.segments / f"seg_{index:04d}.xyz") as tmp:
+            write(tmp, new, format="extxyz")
         log.info("segment %d: %.1f s, <T> = %.0f K", index, seconds, new.info["t_ion_mean_k"])
         return new
     finally:

@@ -89,31 +89,37 @@ def check_finite(values: np.ndarray, path: str) -> None:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file name beside ``path``, renamed over ``path`` only when the block succeeds.
 
-    A crash or an error never leaves a half-written file under the final name. A name ending
-    in .gz is written gzip-compressed.
+    A crash or an error never leaves a half-written file under the final name; the temporary
+    file is named ``.NAME.*.tmp`` so that readers and git (``*.tmp``) pass it over.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        gz = path.name.lower().endswith(".gz")
-        binary = "b" in mode
-        if gz:
-            handle = gzip.open(tmp, "wb" if binary else "wt", compresslevel=6)
-        else:
-            handle = open(tmp, "wb" if binary else "w")
-        with handle:
-            yield handle
+        yield tmp
         set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """An open file that appears under ``path`` only when complete; '.gz' names are compressed."""
+    binary = "b" in mode
+    with atomic_path(path) as tmp:
+        if str(path).lower().endswith(".gz"):
+            handle = gzip.open(tmp, "wb" if binary else "wt", compresslevel=6)
+        else:
+            handle = open(tmp, "wb" if binary else "w")
+        with handle:
+            yield handle
 
 
 def set_default_mode(path: str | os.PathLike) -> None:

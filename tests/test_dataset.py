@@ -1,0 +1,81 @@
+"""Datasets: sample round trip, info counts, split by trajectory, export, build from files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from conftest import gaussian_field
+from geoelf.cli.main import main
+from geoelf.data import dataset as ds
+from geoelf.data.sample import read_sample, write_sample
+from geoelf.io import read, write
+
+
+def fake_dataset(root, conditions=((1.3, 1000), (1.3, 2000), (1.5, 1000), (1.5, 2000)), replicas=3, frames=2):
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    field = gaussian_field(atoms, (8, 8, 8))
+    field.data /= field.data.max()
+    for rs, t in conditions:
+        for r in range(replicas):
+            traj = f"h64_rs{rs}_T{t}_r{r}"
+            for step in range(frames):
+                meta = {"phase": "fluid", "rs": rs, "temperature_k": t, "trajectory": traj, "md_step": step,
+                        "natoms": 64, "pressure_gpa": 100 + 200 * (1.6 - rs) + step, "sample_id": f"{traj}_{step}"}
+                write_sample(root / "fluid" / traj / f"{traj}_{step}.h5", field, meta)
+    write_sample(root / "crystal" / "Pa-3.h5", field, {"phase": "Pa-3", "natoms": 8, "pressure_gpa": 100.0, "sample_id": "Pa-3", "trajectory": "Pa-3"})
+    write_sample(root / "fluid" / "big" / "big_0.h5", field, {"phase": "fluid", "rs": 1.4, "temperature_k": 1500, "natoms": 128,
+                                                             "trajectory": "h128", "pressure_gpa": 200.0, "sample_id": "big_0"})
+    return field
+
+
+def test_sample_round_trip_is_within_quantisation(tmp_path):
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0.1, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    field = gaussian_field(atoms, (10, 11, 12))
+    write_sample(tmp_path / "s.h5", field, {"phase": "fluid", "kmesh": [3, 3, 3], "rs": 1.4, "skip": None})
+    back, meta = read_sample(tmp_path / "s.h5")
+    assert np.max(np.abs(back.data - field.data)) <= 5e-6 + 1e-12
+    np.testing.assert_array_equal(back.atoms.positions, atoms.positions)
+    assert meta["kmesh"] == [3, 3, 3] and meta["rs"] == 1.4 and "skip" not in meta
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_info_counts_and_json_contract(tmp_path, capsys):
+    fake_dataset(tmp_path)
+    assert main(["dataset", "info", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["total"] == 4 * 3 * 2 + 2
+    assert doc["by_phase"] == {"crystal": 1, "fluid": 25}
+    assert doc["natoms"] == {"128": 1, "64": 24, "8": 1}
+    assert doc["by_temperature"]["1000"] == 12
+
+
+def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):
+    fake_dataset(tmp_path)
+    splits = ds.make_splits(tmp_path, seed=1)
+    rows = ds.index(tmp_path)
+    for traj in {r["trajectory"] for r in rows}:
+        sides = {ds.split_of(r, splits) for r in rows if r["trajectory"] == traj}
+        assert len(sides) == 1
+    assert len(splits["test"]) == 2 and len(splits["val"]) == 2 and len(splits["train"]) == 8
+    assert splits["crystal"] == ["Pa-3"] and splits["test_large"] == ["h128"]
+    held = {(t.split("_")[1], t.split("_")[2]) for t in splits["test"]}
+    assert {rs for rs, _ in held} == {"rs1.3", "rs1.5"} and {t for _, t in held} == {"T1000", "T2000"}
+    assert ds.make_splits(tmp_path, seed=1) == splits  # deterministic
+
+
+def test_export_and_build_round_trip(tmp_path, capsys):
+    field = fake_dataset(tmp_path / "d")
+    ds.make_splits(tmp_path / "d")
+    assert main(["dataset", "export", str(tmp_path / "d"), "--split", "crystal", "-o", str(tmp_path / "x")]) == 0
+    cube = tmp_path / "x" / "Pa-3.cube.gz"
+    assert np.max(np.abs(read(str(cube)).data - field.data)) < 1e-5
+    write(field, str(tmp_path / "ELFCAR"))
+    assert main(["dataset", "build", str(tmp_path / "new"), str(cube), str(tmp_path / "ELFCAR"), "--phase", "fluid", "--temperature", "900"]) == 0
+    metas = {m["sample_id"]: m for m in ds.index(tmp_path / "new")}
+    assert set(metas) == {"Pa-3", "ELFCAR"} and metas["ELFCAR"]["temperature_k"] == 900.0
+    assert main(["dataset", "build", str(tmp_path / "new"), str(cube)]) == 0  # already there: skipped
+    assert "0 new samples" in capsys.readouterr().out.splitlines()[-1]
