@@ -1,0 +1,1 @@
+"""The geometry-based ELF network: neighbour lists, the network, model packages, prediction."""

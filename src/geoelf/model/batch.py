@@ -1,0 +1,39 @@
+"""Turn structures and probe points into the tensors ProbeNet consumes (several structures at once)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from geoelf.model.neighbours import neighbour_pairs
+
+
+def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
+               dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
+    """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset."""
+    numbers, ai, aj, r_aa, pi, pa, disp = [], [], [], [], [], [], []
+    atom_offset = probe_offset = 0
+    for atoms, points in structures:
+        cell = atoms.cell.array
+        i, j, d = neighbour_pairs(atoms.positions, atoms.positions, cell, cutoff_atom, exclude_self=True)
+        numbers.append(atoms.numbers)
+        ai.append(i + atom_offset)
+        aj.append(j + atom_offset)
+        r_aa.append(np.linalg.norm(d, axis=1))
+        p, a, dp = neighbour_pairs(points, atoms.positions, cell, cutoff_probe)
+        pi.append(p + probe_offset)
+        pa.append(a + atom_offset)
+        disp.append(dp)
+        atom_offset += len(atoms)
+        probe_offset += len(points)
+
+    def t(parts, kind):
+        arr = np.concatenate(parts) if parts else np.zeros(0)
+        return torch.as_tensor(arr, dtype=kind, device=device)
+
+    return {
+        "numbers": t(numbers, torch.long), "ai": t(ai, torch.long), "aj": t(aj, torch.long),
+        "r_aa": t(r_aa, dtype), "n_probes": probe_offset, "pi": t(pi, torch.long), "pa": t(pa, torch.long),
+        "disp": t(disp, dtype).reshape(-1, 3),
+    }

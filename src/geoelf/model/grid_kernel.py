@@ -1,0 +1,104 @@
+"""Fused probe aggregation on a periodic grid (numba): ProbeNet's probe messages without pair lists.
+
+For every atom, the grid points within the probe cutoff are visited directly (a box in grid
+indices that covers the cutoff sphere, any triclinic cell, periodic images included) and the
+atom's contributions are added to those points' scalar and vector channels. This computes
+exactly the same sums as ``ProbeNet.probe_logits`` (tested) at a fraction of the cost and
+memory, and only for a slab of grid planes at a time so big grids stay within memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, fastmath=True)
+def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray,
+                us: np.ndarray, uv: np.ndarray, centres: np.ndarray, width: float, rc: float,
+                s: np.ndarray, v: np.ndarray) -> None:
+    """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, V, 3))."""
+    n0, n1, n2 = shape[0], shape[1], shape[2]
+    nat, nk, nf = us.shape
+    nv = uv.shape[2]
+    rbf = np.empty(nk)
+    rc2 = rc * rc
+    for a in range(nat):
+        fa0, fa1, fa2 = frac_atoms[a, 0], frac_atoms[a, 1], frac_atoms[a, 2]
+        lo0 = int(math.floor((fa0 - reach[0]) * n0))
+        hi0 = int(math.ceil((fa0 + reach[0]) * n0))
+        lo1 = int(math.floor((fa1 - reach[1]) * n1))
+        hi1 = int(math.ceil((fa1 + reach[1]) * n1))
+        lo2 = int(math.floor((fa2 - reach[2]) * n2))
+        hi2 = int(math.ceil((fa2 + reach[2]) * n2))
+        for gi in range(lo0, hi0 + 1):
+            ii = gi % n0
+            if ii < i0 or ii >= i1:
+                continue
+            d0 = gi / n0 - fa0
+            for gj in range(lo1, hi1 + 1):
+                jj = gj % n1
+                d1 = gj / n1 - fa1
+                for gk in range(lo2, hi2 + 1):
+                    d2 = gk / n2 - fa2
+                    x = d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0]
+                    y = d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1]
+                    z = d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2]
+                    r2 = x * x + y * y + z * z
+                    if r2 >= rc2:
+                        continue
+                    r = math.sqrt(r2)
+                    env = 0.5 * (math.cos(math.pi * r / rc) + 1.0)
+                    for k in range(nk):
+                        t = (r - centres[k]) / width
+                        rbf[k] = math.exp(-0.5 * t * t) * env
+                    p = ((ii - i0) * n1 + jj) * n2 + gk % n2
+                    inv = 1.0 / max(r, 1e-9)
+                    ux, uy, uz = x * inv, y * inv, z * inv
+                    # innermost loops run over contiguous feature channels so they vectorise
+                    for k in range(nk):
+                        coef = rbf[k]
+                        for f in range(nf):
+                            s[p, f] += coef * us[a, k, f]
+                        for c in range(nv):
+                            w = coef * uv[a, k, c]
+                            v[p, c, 0] += w * ux
+                            v[p, c, 1] += w * uy
+                            v[p, c, 2] += w * uz
+
+
+@numba.njit(cache=True, parallel=True)
+def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, us, uv, centres, width, rc, s, v, nchunks):
+    """Split planes i0..i1 into chunks handled by different threads (their outputs do not overlap)."""
+    plane = shape[1] * shape[2]
+    for c in numba.prange(nchunks):
+        a = i0 + (i1 - i0) * c // nchunks
+        b = i0 + (i1 - i0) * (c + 1) // nchunks
+        if b > a:
+            off = (a - i0) * plane
+            _accumulate(a, b, shape, cell, frac_atoms, reach, us, uv, centres, width, rc,
+                        s[off : off + (b - a) * plane], v[off : off + (b - a) * plane])
+
+
+def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.ndarray, us: np.ndarray, uv: np.ndarray,
+                  centres: np.ndarray, width: float, rc: float, planes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Scalar (P, F) and vector (P, V, 3) probe channels for grid planes ``planes`` = (i0, i1).
+
+    ``us[a, k, f]`` and ``uv[a, k, c]`` are each atom's per-radial-function contributions, i.e. the
+    linear probe filters already multiplied into the atom features.
+    """
+    cell = np.ascontiguousarray(cell, dtype=np.float64)
+    frac = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(cell)
+    frac -= np.floor(frac)
+    reach = rc * np.linalg.norm(np.linalg.inv(cell).T, axis=1)  # sphere's extent in fractional units
+    i0, i1 = planes
+    npts = (i1 - i0) * shape[1] * shape[2]
+    s = np.zeros((npts, us.shape[2]))
+    v = np.zeros((npts, uv.shape[2], 3))
+    _accumulate_parallel(i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac), reach,
+                         np.ascontiguousarray(us, dtype=np.float64), np.ascontiguousarray(uv, dtype=np.float64),
+                         np.asarray(centres, dtype=np.float64), float(width), float(rc), s, v,
+                         max(1, min(i1 - i0, 4 * numba.get_num_threads())))
+    return s, v

@@ -1,0 +1,57 @@
+"""Periodic neighbour lists (any triclinic cell, cells smaller than the cutoff) with scipy's KD-tree.
+
+Pairs are returned as index arrays and displacement vectors (Å) ``r = x_target − x_source``
+including the right lattice image, so the network never needs the cell itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+def image_range(cell: np.ndarray, cutoff: float) -> np.ndarray:
+    """Lattice images (M, 3) needed so that every point within ``cutoff`` of the cell is covered.
+
+    Along a_i the planes of the lattice are 1/|b_i| apart (b_i reciprocal, no 2π); one image more
+    covers points anywhere inside the cell.
+    """
+    recip = np.linalg.inv(cell).T
+    n = [int(math.ceil(cutoff * float(np.linalg.norm(b)))) + 1 for b in recip]
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij")
+    return np.stack([g.ravel() for g in grids], axis=1)
+
+
+def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray, cutoff: float,
+                    exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (point, atom image) pairs closer than ``cutoff``.
+
+    Args:
+        points: (P, 3) Å, anywhere (wrapped into the cell internally).
+        positions: (N, 3) Å atom positions.
+        cell: (3, 3) Å lattice vectors as rows.
+        exclude_self: drop pairs at zero distance (atom–atom lists).
+    Returns:
+        point index (E,), atom index (E,), displacement atom→point (E, 3) Å.
+    """
+    inv = np.linalg.inv(cell)
+    pf = np.asarray(points, dtype=float) @ inv
+    shift = np.floor(pf)
+    wrapped = (pf - shift) @ cell
+    af = np.asarray(positions, dtype=float) @ inv
+    af -= np.floor(af)
+    images = image_range(cell, cutoff)
+    all_atoms = ((af[None, :, :] + images[:, None, :]).reshape(-1, 3)) @ cell
+    n = len(positions)
+    if len(points) == 0 or n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
+    mat = cKDTree(wrapped).sparse_distance_matrix(cKDTree(all_atoms), cutoff, output_type="coo_matrix")
+    p, q = mat.row.astype(np.int64), mat.col.astype(np.int64)
+    disp = wrapped[p] - all_atoms[q]
+    if exclude_self:
+        keep = np.linalg.norm(disp, axis=1) > 1e-8
+        p, q, disp = p[keep], q[keep], disp[keep]
+    order = np.argsort(p, kind="stable")
+    return p[order], (q % n)[order], disp[order]
