@@ -4,6 +4,8 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
 EXAMPLE  = src/geoelf/examples/h64_rs1.25_T1200.ELF.cube.gz
+# The CPU build of PyTorch first: asking pip for "torch" alone may fetch GBs of CUDA packages.
+TORCH   ?= torch==2.13.0
 
 .PHONY: setup demo test bench clean
 
@@ -11,7 +13,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 

@@ -18,6 +18,9 @@ COMMANDS = {
     "topology": "geoelf.cli.topology",
     "network": "geoelf.cli.network",
     "plot": "geoelf.cli.plot",
+    "predict": "geoelf.cli.predict",
+    "train": "geoelf.cli.train",
+    "evaluate": "geoelf.cli.evaluate",
     "dft": "geoelf.cli.dft",
     "dataset": "geoelf.cli.dataset",
 }
@@ -28,6 +31,9 @@ _HELP = {
     "topology": "critical points of an ELF (maxima, bond, ring, cage points; Morse sum)",
     "network": "networking value φ (1D/2D/3D), molecularity index φ* and the H network",
     "plot": "ELF slice through a lattice plane or three atoms, and the ELF histogram (PNG)",
+    "predict": "ELF of structures (every frame) from a trained model, on the DFT grid or any grid",
+    "evaluate": "accuracy and topology agreement of a model (or baseline) against DFT ELF files",
+    "train": "train the ELF network from a YAML config (flags override)",
     "dft": "Quantum ESPRESSO: ELF labels, MD sampling and relaxation of hydrogen",
     "dataset": "HDF5 datasets of structures + ELF: build, info, split, export",
 }

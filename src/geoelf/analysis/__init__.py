@@ -1,0 +1,1 @@
+"""Comparisons of two fields: accuracy metrics, distributions, topology agreement."""

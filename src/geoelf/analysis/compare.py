@@ -1,0 +1,70 @@
+"""Prediction against reference on the same grid: errors, distributions, topology agreement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from geoelf.field import Field
+
+MATCH_DISTANCE = 0.3  # Å: a critical point of the prediction matches one of the same type within this
+
+
+def metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """R², MAE, RMSE, max |error| and the Wasserstein-1 distance of the value distributions."""
+    from scipy.stats import wasserstein_distance
+
+    r, p = ref.ravel(), pred.ravel()
+    err = p - r
+    return {"r2": float(1 - np.sum(err**2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(err))),
+            "rmse": float(np.sqrt(np.mean(err**2))), "max_abs": float(np.max(np.abs(err))),
+            "w1": float(wasserstein_distance(r, p))}
+
+
+def critical_point_sets(doc: dict) -> dict[str, np.ndarray]:
+    """Cartesian positions (M, 3) of each kind of critical point in a topology document."""
+    out = {}
+    for kind in ("max", "bond", "ring", "cage"):
+        pts = [p["cart"] for p in doc["points"] if p["kind"] == kind]
+        out[kind] = np.array(pts).reshape(-1, 3)
+    return out
+
+
+def match_critical_points(ref_doc: dict, pred_doc: dict, cell: np.ndarray, tol: float = MATCH_DISTANCE) -> dict[str, Any]:
+    """One-to-one matching (closest pairs first) of same-type critical points within ``tol`` Å."""
+    from geoelf.topology.graph import PeriodicNeighbours
+
+    ref, pred = critical_point_sets(ref_doc), critical_point_sets(pred_doc)
+    by_kind = {}
+    for kind in ref:
+        a, b = ref[kind], pred[kind]
+        matched = 0
+        if len(a) and len(b):
+            idx, dist, _ = PeriodicNeighbours(b, cell).nearest(a)
+            taken: set[int] = set()
+            for i in np.argsort(dist):
+                if dist[i] <= tol and idx[i] not in taken:
+                    taken.add(int(idx[i]))
+                    matched += 1
+        by_kind[kind] = {"ref": int(len(a)), "pred": int(len(b)), "matched": matched}
+    total_ref = sum(v["ref"] for v in by_kind.values())
+    total_matched = sum(v["matched"] for v in by_kind.values())
+    return {"cp_ref": total_ref, "cp_pred": sum(v["pred"] for v in by_kind.values()), "cp_matched": total_matched,
+            "cp_unmatched_ref": total_ref - total_matched, "by_kind": by_kind}
+
+
+def compare(ref: Field, pred: Field, topology: bool = True) -> dict[str, Any]:
+    """Everything `geoelf evaluate` reports for one file."""
+    doc: dict[str, Any] = metrics(ref.data, pred.data)
+    if topology:
+        from geoelf.topology.network import analyse, networking
+        from geoelf.topology.report import topology_document
+
+        an_ref, an_pred = analyse(ref), analyse(pred)
+        net_ref, net_pred = networking(ref, an_ref), networking(pred, an_pred)
+        for key in ("phi_1d", "phi_2d", "phi_3d", "phi_star"):
+            doc[f"{key}_ref"] = net_ref[key]
+            doc[f"{key}_pred"] = net_pred[key]
+        doc.update(match_critical_points(topology_document(an_ref), topology_document(an_pred), ref.cell))
+    return doc

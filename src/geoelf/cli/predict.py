@@ -1,0 +1,105 @@
+"""geoelf predict STRUCTURE...: ELF from atomic positions with a trained model (every frame)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("structures", nargs="+", metavar="STRUCTURE", help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)")
+    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--grid", type=int, nargs=3, metavar="N", help="grid points along a, b, c")
+    grid.add_argument("--spacing", type=float, metavar="Å", help="largest grid spacing")
+    grid.add_argument("--like", metavar="REF", help="the grid (and cell) of this reference ELF file")
+    p.add_argument("-o", "--output", help="ELF file (.cube, ELFCAR, .xsf, .npz, + .gz); several frames get _NNNNN before the suffix")
+    p.add_argument("--network", action="store_true", help="also compute φ_1D/2D/3D, φ* and the H network")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def frames(paths: list[str]):
+    """(source, index, atoms) for every frame of every file."""
+    from ase.io import read
+
+    from geoelf.errors import GeoelfError
+
+    for path in paths:
+        try:
+            images = read(path, index=":")
+        except FileNotFoundError:
+            raise GeoelfError("no such file", path) from None
+        except Exception as exc:  # ASE raises many types for unreadable files
+            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
+        for k, atoms in enumerate(images):
+            yield path, k, atoms
+
+
+def output_name(template: str, index: int, many: bool) -> str:
+    if not many:
+        return template
+    name = template[:-3] if template.endswith(".gz") else template
+    gz = ".gz" if template.endswith(".gz") else ""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or "/" in suffix or suffix.upper() in ("ELFCAR",):
+        return f"{name}_{index:05d}{gz}"
+    return f"{stem}_{index:05d}.{suffix}{gz}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from geoelf.cli.common import fmt, print_json
+    from geoelf.model.predict import Predictor, dft_grid, grid_for_spacing
+
+    log = logging.getLogger("geoelf.predict")
+    predictor = Predictor(args.model, args.threads)
+    like = None
+    if args.like:
+        from geoelf.io import read
+
+        like = read(args.like)
+    all_frames = list(frames(args.structures))
+    docs = []
+    for n, (source, index, atoms) in enumerate(all_frames):
+        if like is not None:
+            shape = like.shape
+        elif args.grid:
+            shape = tuple(args.grid)
+        elif args.spacing:
+            shape = grid_for_spacing(atoms.cell.array, args.spacing)
+        else:
+            shape = dft_grid(atoms.cell.array)
+        pred = predictor.grid(atoms, shape, source=source)
+        doc = {"source": source, "frame": index, "natoms": len(atoms), "grid": list(shape), "seconds": round(pred.seconds, 4),
+               "out_of_domain": pred.out_of_domain, "domain_notes": pred.domain_notes, "model": predictor.name}
+        for note in pred.domain_notes:
+            log.warning("%s frame %d: outside the training domain: %s", source, index, note)
+        if args.output:
+            from geoelf.io import write
+
+            doc["output"] = output_name(args.output, n, len(all_frames) > 1)
+            write(pred.field, doc["output"])
+        if args.network:
+            from geoelf.topology.network import analyse, h_network, networking
+
+            an = analyse(pred.field)
+            net = networking(pred.field, an)
+            doc["network"] = {k: net[k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
+            doc["network"]["grid"] = {k: net["methods"]["grid"][k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
+            doc["h_network"] = {k: v for k, v in h_network(pred.field, analysis=an).items() if k not in ("file", "clusters", "bonded_pairs")}
+        docs.append(doc)
+        if not args.json:
+            line = f"{source} [{index}] {len(atoms)} atoms, grid {'×'.join(map(str, shape))}: {pred.seconds:.3f} s"
+            if "output" in doc:
+                line += f" -> {doc['output']}"
+            if pred.out_of_domain:
+                line += "  (OUT OF DOMAIN)"
+            print(line)
+            if args.network:
+                net = doc["network"]
+                print(f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}"
+                      f"   H2 fraction {doc['h_network']['fractions']['H2']:.2f}")
+    if args.json:
+        print_json(docs[0] if len(docs) == 1 else docs)
+    return 0

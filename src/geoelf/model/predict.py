@@ -1,0 +1,158 @@
+"""Prediction: ELF of a structure on a grid (fused kernel, in slabs) or at arbitrary points."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from geoelf.errors import GeoelfError
+from geoelf.field import Field, check_cell
+
+log = logging.getLogger(__name__)
+BOHR = 0.529177210903
+_FFT_FACTORS = (2, 3, 5)
+
+
+def good_fft_size(n: int) -> int:
+    """Smallest m ≥ n whose prime factors are 2, 3 and 5 (as QE chooses FFT grids)."""
+    m = max(1, n)
+    while True:
+        k = m
+        for p in _FFT_FACTORS:
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def dft_grid(cell: np.ndarray, ecutwfc_ry: float = 60.0) -> tuple[int, int, int]:
+    """The FFT grid pw.x uses for a cell at protocol cutoff (ecutrho = 4 ecutwfc), so predictions
+    land on exactly the points of a DFT reference."""
+    gmax = math.sqrt(4.0 * ecutwfc_ry)  # bohr⁻¹
+    lengths = np.linalg.norm(cell, axis=1) / BOHR
+    return tuple(good_fft_size(2 * int(gmax * a / (2 * math.pi)) + 1) for a in lengths)  # type: ignore[return-value]
+
+
+def grid_for_spacing(cell: np.ndarray, spacing: float) -> tuple[int, int, int]:
+    return tuple(max(2, math.ceil(float(np.linalg.norm(a)) / spacing)) for a in cell)  # type: ignore[return-value]
+
+
+@dataclass
+class Prediction:
+    field: Field
+    seconds: float
+    out_of_domain: bool
+    domain_notes: list[str] = field(default_factory=list)
+
+
+class Predictor:
+    """A loaded model that predicts ELF fields. ``model``: a package folder or shipped name."""
+
+    def __init__(self, model: str | None = None, threads: int | None = None) -> None:
+        import torch
+
+        from geoelf.model import package
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.net, self.config = package.load(model)
+        self.name = self.config.get("name", model or package.DEFAULT_MODEL)
+        self.species = set(self.net.config.species)
+
+    def check(self, atoms: Atoms, source: str | None = None) -> None:
+        check_cell(atoms.cell.array, source)
+        if not atoms.pbc.all():
+            raise GeoelfError("the model needs a periodic cell in all three directions", source)
+        other = sorted(set(atoms.numbers.tolist()) - self.species)
+        if other:
+            from ase.data import chemical_symbols
+
+            raise GeoelfError(f"model {self.name} covers {', '.join(chemical_symbols[z] for z in sorted(self.species))} only; "
+                              f"found {', '.join(chemical_symbols[z] for z in other)}", source)
+
+    def atom_state(self, atoms: Atoms):
+        import torch
+
+        from geoelf.model.neighbours import neighbour_pairs
+
+        c = self.net.config
+        i, j, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, c.cutoff_atom, exclude_self=True)
+        with torch.no_grad():
+            return self.net.atom_features(torch.as_tensor(atoms.numbers, dtype=torch.long), torch.as_tensor(i), torch.as_tensor(j),
+                                          torch.as_tensor(np.linalg.norm(d, axis=1), dtype=torch.float32))
+
+    def grid(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = 2_000_000, source: str | None = None) -> Prediction:
+        """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
+        import torch
+
+        from geoelf.model.grid_kernel import grid_messages
+
+        self.check(atoms, source)
+        t0 = time.perf_counter()
+        h = self.atom_state(atoms)
+        with torch.no_grad():
+            us, uv = (t.double().numpy() for t in self.net.atom_contributions(h))
+        rbf = self.net.probe_rbf
+        plane = shape[1] * shape[2]
+        step = max(1, slab_points // plane)
+        out = np.empty(shape)
+        for i0 in range(0, shape[0], step):
+            i1 = min(shape[0], i0 + step)
+            s, v = grid_messages(shape, atoms.cell.array, atoms.positions, us, uv, rbf.centres.numpy(), rbf.width,
+                                 self.net.config.cutoff_probe, (i0, i1))
+            with torch.no_grad():
+                elf = self.net.head_from_channels(torch.from_numpy(s).float(), torch.from_numpy(v).float())
+            out[i0:i1] = elf.double().numpy().reshape(i1 - i0, shape[1], shape[2])
+        seconds = time.perf_counter() - t0
+        ood, notes = self.domain(atoms, h)
+        return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
+
+    def points(self, atoms: Atoms, points: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+        """ELF (P,) at Cartesian points (P, 3) Å, with the torch path (exactly the training model)."""
+        import torch
+
+        from geoelf.model.neighbours import neighbour_pairs
+
+        self.check(atoms)
+        h = self.atom_state(atoms)
+        out = np.empty(len(points))
+        for k in range(0, len(points), chunk):
+            part = np.asarray(points[k : k + chunk], dtype=float)
+            p, a, d = neighbour_pairs(part, atoms.positions, atoms.cell.array, self.net.config.cutoff_probe)
+            with torch.no_grad():
+                logits = self.net.probe_logits(h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32))
+            out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
+        return out
+
+    def domain(self, atoms: Atoms, h=None) -> tuple[bool, list[str]]:
+        """Is the structure inside the training domain? Checks density, shortest H–H distance
+        and how far its atomic environments lie from the training ones (feature distance)."""
+        dom: dict[str, Any] = self.config.get("domain") or {}
+        notes = []
+        n = len(atoms)
+        rs = (3 * atoms.get_volume() / (4 * math.pi * n)) ** (1 / 3) / BOHR
+        lo, hi = dom.get("rs_range", (0, math.inf))
+        if not lo - 0.03 <= rs <= hi + 0.03:
+            notes.append(f"density rs = {rs:.3f} bohr outside the training range {lo:.2f}–{hi:.2f}")
+        if n > 1:
+            from geoelf.model.neighbours import neighbour_pairs
+
+            _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, 2.0, exclude_self=True)
+            dmin = float(np.linalg.norm(d, axis=1).min()) if len(d) else math.inf
+            if dmin < dom.get("min_hh", 0.0) - 0.02:
+                notes.append(f"shortest H–H distance {dmin:.3f} Å below the training minimum {dom['min_hh']:.3f} Å")
+        if h is not None and "feature_mean" in dom:
+            mu = np.array(dom["feature_mean"])
+            sd = np.array(dom["feature_std"])
+            z = np.sqrt(np.mean(((h.double().numpy() - mu) / sd) ** 2, axis=1))
+            if z.max() > dom.get("feature_z_max", math.inf):
+                notes.append(f"{int(np.sum(z > dom['feature_z_max']))} atoms with environments unlike the training data "
+                             f"(feature distance {z.max():.2f} > {dom['feature_z_max']:.2f})")
+        return bool(notes), notes

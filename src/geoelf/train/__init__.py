@@ -1,0 +1,1 @@
+"""Training of ProbeNet: config, data sampling, loop with checkpoints and resume."""

@@ -1,0 +1,87 @@
+"""Training data in memory: structures with their ELF grids, and random probe subsets of them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+from geoelf.errors import GeoelfError
+
+
+@dataclass
+class Item:
+    """One structure with its ELF on the periodic grid (float32, (N1, N2, N3))."""
+
+    atoms: Atoms
+    elf: np.ndarray
+    meta: dict
+
+    def probes(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` random grid points: Cartesian positions (n, 3) Å and their ELF (n,)."""
+        flat = rng.integers(0, self.elf.size, n)
+        idx = np.stack(np.unravel_index(flat, self.elf.shape), axis=1)
+        frac = idx / np.array(self.elf.shape)
+        return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat]
+
+
+def load_split(root: str, split: str) -> list[Item]:
+    """All samples of a split of a dataset (needs ``geoelf dataset split`` first)."""
+    from geoelf.data.dataset import samples_of_split
+    from geoelf.data.sample import read_sample
+
+    items = []
+    for path in samples_of_split(root, split):
+        field, meta = read_sample(path)
+        items.append(Item(field.atoms, field.data.astype(np.float32), meta))
+    if not items:
+        raise GeoelfError(f"split {split!r} has no samples", root)
+    return items
+
+
+def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
+    """ELF of superposed hydrogen 1s atoms (no learning): ρ = Σ ρ_a, τ = Σ τ_W,a (one orbital per
+    atom), ELF = 1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²). Atomic units inside. Shape (N1, N2, N3)."""
+    from geoelf.model.neighbours import neighbour_pairs
+
+    bohr = 0.529177210903
+    cell = atoms.cell.array
+    axes = [np.arange(n) / n for n in shape]
+    frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    pts = frac @ cell
+    rho = np.zeros(len(pts))
+    grad = np.zeros((len(pts), 3))
+    tau = np.zeros(len(pts))
+    chunk = 20000
+    for k in range(0, len(pts), chunk):
+        p, _, d = neighbour_pairs(pts[k : k + chunk], atoms.positions, cell, 4.0)
+        r = np.linalg.norm(d, axis=1) / bohr
+        dens = np.exp(-2.0 * r) / math.pi
+        unit = d / np.maximum(np.linalg.norm(d, axis=1), 1e-12)[:, None]
+        g = -2.0 * dens[:, None] * unit  # ∇ρ_a in bohr⁻⁴
+        np.add.at(rho, p + k, dens)
+        np.add.at(grad, p + k, g)
+        np.add.at(tau, p + k, 4.0 * dens / 8.0)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
+    rho = np.maximum(rho, 1e-12)
+    tau_w = np.sum(grad**2, axis=1) / (8.0 * rho)
+    d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
+    chi = np.maximum(tau - tau_w, 0.0) / d_h
+    return (1.0 / (1.0 + chi**2)).reshape(shape)
+
+
+def synthetic_items(n: int, seed: int, natoms: int = 16) -> list[Item]:
+    """Random dense-hydrogen-like structures labelled with the promolecular ELF (tests, demos)."""
+    from geoelf.dft.md import random_molecular_start
+
+    rng = np.random.default_rng(seed)
+    items = []
+    for k in range(n):
+        rs = float(rng.uniform(1.3, 1.6))
+        atoms = random_molecular_start(natoms, rs, seed * 1000 + k)
+        atoms.positions += rng.normal(scale=0.1, size=atoms.positions.shape)
+        shape = tuple([16] * 3)
+        items.append(Item(atoms, promolecular_elf(atoms, shape).astype(np.float32),
+                          {"rs": rs, "phase": "fluid", "trajectory": f"synthetic{k}", "pressure_gpa": None}))
+    return items

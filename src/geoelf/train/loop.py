@@ -1,0 +1,222 @@
+"""The training loop: random probe subsets, validation on held-out trajectories, checkpoints.
+
+Resuming: ``OUT/checkpoint.safetensors`` (model and Adam state; no pickle) and
+``OUT/checkpoint.json`` (step, history, random generator state) are rewritten atomically after
+every validation; a rerun with the same config continues from there. The best model by
+validation MAE is written as a model package to ``OUT/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from geoelf.errors import GeoelfError
+from geoelf.io.common import atomic_path
+from geoelf.train.config import TrainConfig
+from geoelf.train.data import Item, load_split, synthetic_items
+
+log = logging.getLogger(__name__)
+
+
+def _val_set(items: list[Item], n: int, seed: int) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    per = max(1, n // len(items))
+    return [(it.atoms, *it.probes(rng, per)) for it in items]
+
+
+def evaluate_probes(net, val: list[tuple], cfg_net) -> dict[str, float]:
+    """R², MAE, RMSE of the network on fixed validation probes (pooled)."""
+    import torch
+
+    from geoelf.model.batch import make_batch
+
+    preds, refs = [], []
+    with torch.no_grad():
+        for atoms, pts, y in val:
+            batch = make_batch([(atoms, pts)], cfg_net.cutoff_atom, cfg_net.cutoff_probe)
+            preds.append(net(batch).numpy())
+            refs.append(y)
+    p, r = np.concatenate(preds), np.concatenate(refs)
+    return {"r2": float(1 - np.sum((p - r) ** 2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(p - r))),
+            "rmse": float(np.sqrt(np.mean((p - r) ** 2)))}
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train ProbeNet as configured; returns the folder of the best model package."""
+    import torch
+    from tqdm import tqdm
+
+    from geoelf.model.batch import make_batch
+    from geoelf.model.network import NetConfig, ProbeNet
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if cfg.synthetic:
+        train_items = synthetic_items(cfg.synthetic, cfg.seed)
+        val_items = synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999)
+    else:
+        train_items = load_split(cfg.data, cfg.train_split)
+        val_items = load_split(cfg.data, cfg.val_split)
+    net_cfg = NetConfig(**cfg.net)
+    net = ProbeNet(net_cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = _resume(out, cfg, net, opt)
+    _write_resolved(out, cfg)
+    rng = np.random.default_rng(cfg.seed)
+    if state.get("rng"):
+        rng.bit_generator.state = state["rng"]
+    val = _val_set(val_items, cfg.val_probes, cfg.seed + 1)
+    history = state.get("history", [])
+    best = state.get("best_mae", math.inf)
+    step = state.get("step", 0)
+    t_start = time.perf_counter() - state.get("seconds", 0.0)
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
+    losses: list[float] = []
+    while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
+        if (time.perf_counter() - t_start) / 60 > cfg.minutes:
+            log.info("time budget of %.0f min spent at step %d", cfg.minutes, step)
+            break
+        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** (step / max(1, cfg.steps))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        chosen = rng.choice(len(train_items), size=min(cfg.batch_structures, len(train_items)), replace=False)
+        parts, targets = [], []
+        for k in chosen:
+            pts, y = train_items[k].probes(rng, cfg.probes_per_structure)
+            parts.append((train_items[k].atoms, pts))
+            targets.append(y)
+        batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe)
+        pred = net(batch)
+        loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets))) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        bar.update(1)
+        if step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at):
+            metrics = evaluate_probes(net, val, net_cfg)
+            history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
+                            "minutes": (time.perf_counter() - t_start) / 60})
+            losses = []
+            bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}")
+            if metrics["mae"] < best:
+                best = metrics["mae"]
+                _package(net, out / "model", cfg, train_items, history)
+            _checkpoint(out, net, opt, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
+                                        "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
+            plot_history(history, out / "loss.png")
+    bar.close()
+    if not (out / "model" / "config.json").exists():
+        _package(net, out / "model", cfg, train_items, history)
+    return out / "model"
+
+
+def _write_resolved(out: Path, cfg: TrainConfig) -> None:
+    import yaml
+
+    with atomic_path(out / "config.resolved.yaml") as tmp:
+        Path(tmp).write_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False))
+
+
+def _checkpoint(out: Path, net, opt, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    for i, s in opt.state_dict()["state"].items():
+        for name, value in s.items():
+            tensors[f"optim.{i}.{name}"] = value.detach().reshape(-1).contiguous() if value.ndim == 0 else value.detach().contiguous()
+    with atomic_path(out / "checkpoint.safetensors") as tmp:
+        save_file(tensors, tmp)
+    with atomic_path(out / "checkpoint.json") as tmp:
+        Path(tmp).write_text(json.dumps(state))
+
+
+def _resume(out: Path, cfg: TrainConfig, net, opt) -> dict:
+    """Load the last checkpoint if there is one made with the same data, net and seed."""
+    import torch
+    from safetensors.torch import load_file
+
+    meta_path = out / "checkpoint.json"
+    if not meta_path.exists():
+        return {}
+    state = json.loads(meta_path.read_text())
+    old = state.get("config", {})
+    for key in ("data", "seed", "net", "synthetic", "train_split", "steps", "lr", "lr_final", "batch_structures", "probes_per_structure"):
+        if old.get(key) != cfg.as_dict().get(key):
+            raise GeoelfError(f"{out} holds a run with another {key}; use a new --out or delete it", str(meta_path))
+    tensors = load_file(str(out / "checkpoint.safetensors"))
+    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    osd = opt.state_dict()
+    for i in range(len(osd["param_groups"][0]["params"])):
+        entry = {}
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            key = f"optim.{i}.{name}"
+            if key in tensors:
+                entry[name] = tensors[key].reshape(()) if name == "step" else tensors[key]
+        if entry:
+            osd["state"][i] = entry
+    opt.load_state_dict(osd)
+    log.info("resuming from step %d", state["step"])
+    torch.manual_seed(cfg.seed + state["step"])
+    return state
+
+
+def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: list[dict]) -> None:
+    from geoelf.model import package
+
+    package.save(net, folder, {"name": cfg.name, "version": 1, "training": {"data": cfg.data, "split": cfg.train_split,
+                 "seed": cfg.seed, "synthetic": cfg.synthetic, "last": history[-1] if history else None},
+                 "protocol_id": items[0].meta.get("protocol_id"), "domain": domain_stats(net, items)})
+
+
+def domain_stats(net, items: list[Item]) -> dict:
+    """Training domain: density range, shortest H–H distance, atomic-feature mean/std and the
+    largest standardised feature distance seen in training (×1.25 is the out-of-domain limit)."""
+    import torch
+
+    from geoelf.model.neighbours import neighbour_pairs
+
+    rs, dmin, feats = [], math.inf, []
+    for it in items:
+        a = it.atoms
+        rs.append((3 * a.get_volume() / (4 * math.pi * len(a))) ** (1 / 3) / 0.529177210903)
+        i, j, d = neighbour_pairs(a.positions, a.positions, a.cell.array, net.config.cutoff_atom, exclude_self=True)
+        if len(d):
+            dmin = min(dmin, float(np.linalg.norm(d, axis=1).min()))
+        with torch.no_grad():
+            feats.append(net.atom_features(torch.as_tensor(a.numbers), torch.as_tensor(i), torch.as_tensor(j),
+                                           torch.as_tensor(np.linalg.norm(d, axis=1), dtype=torch.float32)).double().numpy())
+    f = np.concatenate(feats)
+    mu, sd = f.mean(0), f.std(0) + 1e-6
+    z = np.sqrt(np.mean(((f - mu) / sd) ** 2, axis=1))
+    return {"rs_range": [float(min(rs)), float(max(rs))], "min_hh": dmin, "feature_mean": mu.tolist(),
+            "feature_std": sd.tolist(), "feature_z_max": float(1.25 * z.max())}
+
+
+def plot_history(history: list[dict], path: Path) -> None:
+    from geoelf.plots import _pyplot
+
+    plt = _pyplot()
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    ax.semilogy(steps, [math.sqrt(h["train_mse"]) for h in history], label="train RMSE")
+    ax.semilogy(steps, [h["val_rmse"] for h in history], label="validation RMSE")
+    ax.semilogy(steps, [h["val_mae"] for h in history], label="validation MAE")
+    ax.set_xlabel("step")
+    ax.set_ylabel("ELF error")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

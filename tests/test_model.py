@@ -1,0 +1,156 @@
+"""ProbeNet: exact invariances, batching, grid kernel = torch path, packages, training, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.io import write as write_structure
+from scipy.spatial.transform import Rotation
+
+from geoelf.cli.main import main
+from geoelf.errors import GeoelfError
+from geoelf.model import package
+from geoelf.model.batch import make_batch
+from geoelf.model.network import NetConfig, ProbeNet
+from geoelf.model.predict import Predictor, dft_grid
+
+CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return ProbeNet(CFG).double().eval()
+
+
+def structure(seed=0, n=6, triclinic=True):
+    rng = np.random.default_rng(seed)
+    cell = np.array([[2.6, 0, 0], [0.5, 2.4, 0], [0.3, -0.4, 2.8]]) if triclinic else np.eye(3) * 2.7
+    return Atoms(f"H{n}", scaled_positions=rng.random((n, 3)), cell=cell, pbc=True)
+
+
+def run(net, atoms, points):
+    batch = make_batch([(atoms, points)], CFG.cutoff_atom, CFG.cutoff_probe, dtype=torch.float64)
+    with torch.no_grad():
+        return net(batch).numpy()
+
+
+def test_invariances(net):
+    atoms = structure()
+    pts = np.random.default_rng(1).random((50, 3)) @ atoms.cell.array
+    ref = run(net, atoms, pts)
+    # translation of everything
+    moved = atoms.copy()
+    moved.positions += [0.3, -1.1, 0.7]
+    np.testing.assert_allclose(run(net, moved, pts + [0.3, -1.1, 0.7]), ref, atol=1e-10)
+    # lattice translation of one atom, and of the probes
+    lat = atoms.copy()
+    lat.positions[2] += atoms.cell.array[0] - 2 * atoms.cell.array[2]
+    np.testing.assert_allclose(run(net, lat, pts + atoms.cell.array[1]), ref, atol=1e-10)
+    # permutation of atoms
+    perm = atoms[np.random.default_rng(2).permutation(len(atoms))]
+    np.testing.assert_allclose(run(net, perm, pts), ref, atol=1e-10)
+    # rotation of cell, atoms and probes
+    R = Rotation.from_euler("xyz", [0.3, -1.2, 2.0]).as_matrix()
+    rot = Atoms(atoms.numbers, positions=atoms.positions @ R.T, cell=atoms.cell.array @ R.T, pbc=True)
+    np.testing.assert_allclose(run(net, rot, pts @ R.T), ref, atol=1e-10)
+
+
+def test_batched_equals_one_by_one(net):
+    a, b = structure(3), structure(4, n=9, triclinic=False)
+    pa = np.random.default_rng(5).random((30, 3)) @ a.cell.array
+    pb = np.random.default_rng(6).random((40, 3)) @ b.cell.array
+    batch = make_batch([(a, pa), (b, pb)], CFG.cutoff_atom, CFG.cutoff_probe, dtype=torch.float64)
+    with torch.no_grad():
+        both = net(batch).numpy()
+    np.testing.assert_allclose(both, np.concatenate([run(net, a, pa), run(net, b, pb)]), atol=1e-12)
+
+
+def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tmp_path):
+    atoms = structure(7, n=3)  # 2.4–2.8 Å cell, cutoffs 2.0/3.0 Å: many periodic images
+    package.save(net.float(), tmp_path / "m", {"name": "t"})
+    net.double()
+    pred = Predictor(str(tmp_path / "m"))
+    shape = (9, 10, 11)
+    grid = pred.grid(atoms, shape, slab_points=150)  # several slabs
+    frac = np.stack(np.meshgrid(*[np.arange(n) / n for n in shape], indexing="ij"), -1).reshape(-1, 3)
+    direct = pred.points(atoms, frac @ atoms.cell.array, chunk=333)
+    np.testing.assert_allclose(grid.field.data.ravel(), direct, atol=2e-6)
+    assert 0 < grid.field.data.min() and grid.field.data.max() < 1
+
+
+def test_package_round_trip_and_errors(net, tmp_path):
+    atoms = structure(8)
+    pts = np.random.default_rng(9).random((20, 3)) @ atoms.cell.array
+    package.save(net.float(), tmp_path / "m", {"name": "t"})
+    loaded, config = package.load(str(tmp_path / "m"))
+    with torch.no_grad():
+        a = net(make_batch([(atoms, pts)], 3.0, 2.0))
+        b = loaded(make_batch([(atoms, pts)], 3.0, 2.0))
+    net.double()
+    assert torch.equal(a, b) and config["net"]["features"] == 12
+    with pytest.raises(GeoelfError):
+        Predictor(str(tmp_path / "m")).grid(Atoms("LiH", positions=[[0, 0, 0], [1.5, 0, 0]], cell=[3, 3, 3], pbc=True), (4, 4, 4))
+    (tmp_path / "m" / "weights.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(GeoelfError, match="unreadable weights"):
+        package.load(str(tmp_path / "m"))
+    with pytest.raises(GeoelfError, match="no model folder"):
+        package.load(str(tmp_path / "nowhere"))
+
+
+def test_dft_grid_matches_pw_x():
+    # pw.x chose 40³ for a 4.26515 Å cube and 24³ for the captured H2 cell at 60 Ry
+    assert dft_grid(np.eye(3) * 4.26515) == (40, 40, 40)
+    assert dft_grid(np.array([[2.2, 0, 0], [0.3, 2.3, 0], [0.2, 0.1, 2.4]])) == (24, 24, 24)
+
+
+def tiny_train(tmp_path, **extra):
+    from geoelf.train.config import load_config
+    from geoelf.train.loop import train
+
+    args = ["synthetic=4", "steps=40", "val_every=10", f"out={tmp_path}", "batch_structures=2", "probes_per_structure=300",
+            "val_probes=1500", "lr=0.01", "lr_final=0.001", "threads=1",
+            "net={features: 12, vector_features: 6, rbf: 8, layers: 2, cutoff_atom: 3.0, cutoff_probe: 2.0, hidden: 16}"]
+    args += [f"{k}={v}" for k, v in extra.items()]
+    return train(load_config(None, args), progress=False)
+
+
+def test_tiny_seeded_training_learns_and_resumes_exactly(tmp_path):
+    model = tiny_train(tmp_path / "a")
+    hist = json.loads((tmp_path / "a" / "checkpoint.json").read_text())["history"]
+    assert hist[-1]["val_mae"] < 0.7 * hist[0]["val_mae"]
+    assert (tmp_path / "a" / "loss.png").stat().st_size > 1000 and (tmp_path / "a" / "config.resolved.yaml").exists()
+    tiny_train(tmp_path / "b", stop_at=20)
+    tiny_train(tmp_path / "b")  # resumes at step 20
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
+    b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert model.name == "model" and (model / "config.json").exists()
+
+
+def test_predict_and_evaluate_cli(tmp_path, capsys):
+    model = tiny_train(tmp_path / "run", steps=10, val_every=10)
+    atoms = structure(11, n=8, triclinic=False)
+    write_structure(tmp_path / "traj.extxyz", [atoms, atoms], format="extxyz")
+    assert main(["predict", str(tmp_path / "traj.extxyz"), "--model", str(model), "--grid", "12", "12", "12",
+                 "-o", str(tmp_path / "p.cube"), "--json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert [d["frame"] for d in docs] == [0, 1] and docs[0]["grid"] == [12, 12, 12]
+    assert (tmp_path / "p_00000.cube").exists() and (tmp_path / "p_00001.cube").exists()
+    assert main(["evaluate", str(tmp_path / "p_00000.cube"), "--model", str(model), "--json", "--plots", str(tmp_path / "plots")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    f = doc["files"][0]
+    assert f["r2"] == pytest.approx(1.0, abs=1e-9) and f["mae"] < 1e-5  # the model against its own prediction
+    assert f["cp_matched"] == f["cp_ref"] and f["phi_3d_pred"] == pytest.approx(f["phi_3d_ref"], abs=1e-6)
+    for key in ("model", "files", "aggregate"):
+        assert key in doc
+    for key in ("path", "r2", "mae", "rmse", "max_abs", "w1", "phi_3d_ref", "phi_3d_pred", "cp_matched", "cp_ref", "seconds_predict"):
+        assert key in f
+    assert (tmp_path / "plots" / "parity.png").exists()
