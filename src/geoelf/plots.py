@@ -46,8 +46,9 @@ def slice_frame(field: Field, plane: str = "001", offset: float = 0.0, atoms: li
 
 
 def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0, atoms: list[int] | None = None,
-               isovalue: float | None = None, resolution: int = 300) -> str:
-    """PNG of the ELF on a plane, with atoms within 0.6 Å of it drawn as circles."""
+               isovalue: float | None = None, resolution: int = 300, cmap: str = "viridis", vmin: float = 0.0,
+               vmax: float = 1.0, label: str = "ELF") -> str:
+    """PNG of a field on a plane (ELF by default), with atoms within 0.6 Å of it drawn as circles."""
     plt = _pyplot()
     origin, ea, eb = slice_frame(field, plane, offset, atoms)
     la, lb = np.linalg.norm(ea), np.linalg.norm(eb)
@@ -63,7 +64,7 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
     X = (pts - origin) @ x_hat
     Y = (pts - origin) @ y_hat
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=120)
-    mesh = ax.pcolormesh(X, Y, np.clip(values, 0, 1), cmap="viridis", vmin=0, vmax=1, shading="gouraud")
+    mesh = ax.pcolormesh(X, Y, np.clip(values, vmin, vmax), cmap=cmap, vmin=vmin, vmax=vmax, shading="gouraud")
     if isovalue is not None and np.isfinite(isovalue):
         ax.contour(X, Y, values, levels=[isovalue], colors="white", linewidths=0.8)
     normal = np.cross(x_hat, y_hat)
@@ -72,8 +73,8 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
     ax.set_xlabel("Å")
     ax.set_ylabel("Å")
     where = f"atoms {atoms}" if atoms is not None else f"({plane}) plane at {offset:g}"
-    ax.set_title(f"ELF, {where}" + (f"; contour {isovalue:.3f}" if isovalue is not None else ""), fontsize=10)
-    fig.colorbar(mesh, ax=ax, label="ELF")
+    ax.set_title(f"{label}, {where}" + (f"; contour {isovalue:.3f}" if isovalue is not None else ""), fontsize=10)
+    fig.colorbar(mesh, ax=ax, label=label)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": "geoelf.cli.predict",
     "train": "geoelf.cli.train",
     "evaluate": "geoelf.cli.evaluate",
+    "residuals": "geoelf.cli.residuals",
     "dft": "geoelf.cli.dft",
     "dataset": "geoelf.cli.dataset",
 }
@@ -33,6 +34,7 @@ _HELP = {
     "plot": "ELF slice through a lattice plane or three atoms, and the ELF histogram (PNG)",
     "predict": "ELF of structures (every frame) from a trained model, on the DFT grid or any grid",
     "evaluate": "accuracy and topology agreement of a model (or baseline) against DFT ELF files",
+    "residuals": "residual of a prediction in real and reciprocal space, by pressure",
     "train": "train the ELF network from a YAML config (flags override)",
     "dft": "Quantum ESPRESSO: ELF labels, MD sampling and relaxation of hydrogen",
     "dataset": "HDF5 datasets of structures + ELF: build, info, split, export",
