@@ -154,3 +154,32 @@ def test_predict_and_evaluate_cli(tmp_path, capsys):
     for key in ("path", "r2", "mae", "rmse", "max_abs", "w1", "phi_3d_ref", "phi_3d_pred", "cp_matched", "cp_ref", "seconds_predict"):
         assert key in f
     assert (tmp_path / "plots" / "parity.png").exists()
+
+
+def test_cnn_baseline_trains_and_evaluates_like_a_model(tmp_path, capsys):
+    from geoelf.io import write
+    from geoelf.train.config import load_config
+    from geoelf.train.data import synthetic_items
+    from geoelf.train.loop import train
+
+    cfg = load_config(None, ["architecture=elfnet-cnn", "synthetic=3", "steps=12", "val_every=6", f"out={tmp_path / 'cnn'}",
+                             "batch_structures=2", "lr=0.01", "threads=1", "net={channels: 4, blocks: 1}"])
+    model = train(cfg, progress=False)
+    hist = json.loads((tmp_path / "cnn" / "checkpoint.json").read_text())["history"]
+    assert hist[-1]["val_mae"] < hist[0]["val_mae"] or len(hist) == 1
+    item = synthetic_items(1, 42)[0]
+    from geoelf.field import Field
+
+    write(Field(item.elf.astype(float), item.atoms), str(tmp_path / "ref.cube"))
+    assert main(["evaluate", str(tmp_path / "ref.cube"), "--model", str(model), "--json", "--no-topology"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "model" and 0 < doc["files"][0]["mae"] < 0.5
+    cell = item.atoms.cell.array
+    shifted = item.atoms.copy()
+    shifted.positions += cell[0] / 16 * 3  # a translation by whole grid steps: the CNN is equivariant to it
+    from geoelf.model.baselines import get_model
+
+    m = get_model(str(model))
+    a = m.grid(item.atoms, (16, 16, 16)).field.data
+    b = m.grid(shifted, (16, 16, 16)).field.data
+    np.testing.assert_allclose(np.roll(a, 3, axis=0), b, atol=1e-5)

@@ -26,6 +26,12 @@ def get_model(name: str | None):
     """A baseline by name, else a trained model package (path or shipped name)."""
     if name == "promolecular":
         return PromolecularBaseline()
+    from geoelf.model import package
     from geoelf.model.predict import Predictor
 
+    net, config = package.load(name)
+    if config.get("architecture") == "elfnet-cnn":
+        from geoelf.model.cnn import CnnPredictor
+
+        return CnnPredictor(net, config)
     return Predictor(name)

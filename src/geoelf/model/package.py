@@ -45,7 +45,7 @@ def save(net, folder: str | Path, extra: dict[str, Any], card: str | None = None
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(folder / "weights.safetensors"))
-    config = {"format": FORMAT, "net": net.config.as_dict(), **extra}
+    config = {"format": FORMAT, "architecture": getattr(net, "architecture", "probenet"), "net": net.config.as_dict(), **extra}
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     if card is not None:
         (folder / "MODEL_CARD.md").write_text(card)
@@ -65,7 +65,12 @@ def load(name_or_path: str | None = None):
         raise GeoelfError(f"unreadable config.json ({exc.__class__.__name__})", str(folder)) from None
     if config.get("format") != FORMAT:
         raise GeoelfError(f"not a {FORMAT} package", str(folder))
-    net = ProbeNet(NetConfig(**config["net"]))
+    if config.get("architecture", "probenet") == "elfnet-cnn":
+        from geoelf.model.cnn import CnnConfig, ElfCnn
+
+        net = ElfCnn(CnnConfig(**config["net"]))
+    else:
+        net = ProbeNet(NetConfig(**config["net"]))
     try:
         state = load_file(str(folder / "weights.safetensors"))
     except Exception as exc:  # safetensors raises its own error types for bad files

@@ -48,6 +48,7 @@ class TrainConfig:
     val_probes: int = 20000
     threads: int = 0  # 0: torch's default
     synthetic: int = 0  # > 0: train on this many synthetic promolecular-ELF structures (tests, demos)
+    architecture: str = "probenet"  # or "elfnet-cnn" (the CNN baseline)
     net: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,7 +88,12 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
     unknown = sorted(set(values) - known)
     if unknown:
         raise GeoelfError(f"unknown training settings: {', '.join(unknown)}", path)
-    from geoelf.model.network import NetConfig
+    if values.get("architecture", "probenet") not in ("probenet", "elfnet-cnn"):
+        raise GeoelfError(f"architecture must be probenet or elfnet-cnn, not {values['architecture']!r}", path)
+    if values.get("architecture") == "elfnet-cnn":
+        from geoelf.model.cnn import CnnConfig as NetConfig
+    else:
+        from geoelf.model.network import NetConfig
 
     net_known = {f.name for f in fields(NetConfig)}
     bad = sorted(set(values.get("net", {})) - net_known)

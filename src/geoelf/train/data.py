@@ -41,9 +41,12 @@ def load_split(root: str, split: str) -> list[Item]:
     return items
 
 
-def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
-    """ELF of superposed hydrogen 1s atoms (no learning): ρ = Σ ρ_a, τ = Σ τ_W,a (one orbital per
-    atom), ELF = 1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²). Atomic units inside. Shape (N1, N2, N3)."""
+def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Superposed hydrogen 1s atoms on the grid: density ρ (bohr⁻³) and ELF, shapes (N1, N2, N3).
+
+    ρ = Σ ρ_a with ρ_a = e^{−2r}/π; τ = Σ τ_W,a (one orbital per atom); the ELF is
+    1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}.
+    """
     from geoelf.model.neighbours import neighbour_pairs
 
     bohr = 0.529177210903
@@ -60,15 +63,19 @@ def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
         r = np.linalg.norm(d, axis=1) / bohr
         dens = np.exp(-2.0 * r) / math.pi
         unit = d / np.maximum(np.linalg.norm(d, axis=1), 1e-12)[:, None]
-        g = -2.0 * dens[:, None] * unit  # ∇ρ_a in bohr⁻⁴
         np.add.at(rho, p + k, dens)
-        np.add.at(grad, p + k, g)
-        np.add.at(tau, p + k, 4.0 * dens / 8.0)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
+        np.add.at(grad, p + k, -2.0 * dens[:, None] * unit)  # ∇ρ_a, bohr⁻⁴
+        np.add.at(tau, p + k, 0.5 * dens)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
     rho = np.maximum(rho, 1e-12)
     tau_w = np.sum(grad**2, axis=1) / (8.0 * rho)
     d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
     chi = np.maximum(tau - tau_w, 0.0) / d_h
-    return (1.0 / (1.0 + chi**2)).reshape(shape)
+    return rho.reshape(shape), (1.0 / (1.0 + chi**2)).reshape(shape)
+
+
+def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
+    """The no-learning baseline: ELF of superposed hydrogen 1s atoms, (N1, N2, N3)."""
+    return promolecular(atoms, shape)[1]
 
 
 def synthetic_items(n: int, seed: int, natoms: int = 16) -> list[Item]:

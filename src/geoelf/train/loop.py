@@ -60,17 +60,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    if cfg.synthetic:
-        train_items = synthetic_items(cfg.synthetic, cfg.seed)
-        val_items = synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999)
-    else:
-        train_items = load_split(cfg.data, cfg.train_split)
-        val_items = load_split(cfg.data, cfg.val_split)
+    train_items, val_items = training_items(cfg)
+    if cfg.architecture == "elfnet-cnn":
+        from geoelf.train.cnn import train_cnn
+
+        return train_cnn(cfg, train_items, val_items, progress)
     net_cfg = NetConfig(**cfg.net)
     net = ProbeNet(net_cfg)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = _resume(out, cfg, net, opt)
-    _write_resolved(out, cfg)
+    state = resume(out, cfg, net, opt)
+    write_resolved(out, cfg)
     rng = np.random.default_rng(cfg.seed)
     if state.get("rng"):
         rng.bit_generator.state = state["rng"]
@@ -113,7 +112,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             if metrics["mae"] < best:
                 best = metrics["mae"]
                 _package(net, out / "model", cfg, train_items, history)
-            _checkpoint(out, net, opt, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
+            checkpoint(out, net, opt, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
                                         "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
             plot_history(history, out / "loss.png")
     bar.close()
@@ -122,14 +121,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     return out / "model"
 
 
-def _write_resolved(out: Path, cfg: TrainConfig) -> None:
+def training_items(cfg: TrainConfig) -> tuple[list[Item], list[Item]]:
+    """Training and validation structures (synthetic ones when ``cfg.synthetic`` > 0)."""
+    if cfg.synthetic:
+        return synthetic_items(cfg.synthetic, cfg.seed), synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999)
+    return load_split(cfg.data, cfg.train_split), load_split(cfg.data, cfg.val_split)
+
+
+def write_resolved(out: Path, cfg: TrainConfig) -> None:
     import yaml
 
     with atomic_path(out / "config.resolved.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False))
 
 
-def _checkpoint(out: Path, net, opt, state: dict) -> None:
+def checkpoint(out: Path, net, opt, state: dict) -> None:
     from safetensors.torch import save_file
 
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
@@ -142,7 +148,7 @@ def _checkpoint(out: Path, net, opt, state: dict) -> None:
         Path(tmp).write_text(json.dumps(state))
 
 
-def _resume(out: Path, cfg: TrainConfig, net, opt) -> dict:
+def resume(out: Path, cfg: TrainConfig, net, opt) -> dict:
     """Load the last checkpoint if there is one made with the same data, net and seed."""
     import torch
     from safetensors.torch import load_file
@@ -152,7 +158,7 @@ def _resume(out: Path, cfg: TrainConfig, net, opt) -> dict:
         return {}
     state = json.loads(meta_path.read_text())
     old = state.get("config", {})
-    for key in ("data", "seed", "net", "synthetic", "train_split", "steps", "lr", "lr_final", "batch_structures", "probes_per_structure"):
+    for key in ("data", "seed", "net", "synthetic", "train_split", "steps", "lr", "lr_final", "batch_structures", "probes_per_structure", "architecture"):
         if old.get(key) != cfg.as_dict().get(key):
             raise GeoelfError(f"{out} holds a run with another {key}; use a new --out or delete it", str(meta_path))
     tensors = load_file(str(out / "checkpoint.safetensors"))
