@@ -67,9 +67,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         return train_cnn(cfg, train_items, val_items, progress)
     net_cfg = NetConfig(**cfg.net)
     net = ProbeNet(net_cfg)
+    dist = Distributed.start(cfg.batch_structures)
+    model = dist.wrap(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = resume(out, cfg, net, opt)
-    write_resolved(out, cfg)
+    if dist.rank == 0:
+        write_resolved(out, cfg)
     rng = np.random.default_rng(cfg.seed)
     if state.get("rng"):
         rng.bit_generator.state = state["rng"]
@@ -78,7 +81,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     best = state.get("best_mae", math.inf)
     step = state.get("step", 0)
     t_start = time.perf_counter() - state.get("seconds", 0.0)
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or dist.rank != 0)
     losses: list[float] = []
     while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
         if (time.perf_counter() - t_start) / 60 > cfg.minutes:
@@ -89,21 +92,24 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             group["lr"] = lr
         chosen = rng.choice(len(train_items), size=min(cfg.batch_structures, len(train_items)), replace=False)
         parts, targets = [], []
-        for k in chosen:
+        for k in chosen:  # every rank draws the whole global batch, so all ranks stay in step
             pts, y = train_items[k].probes(rng, cfg.probes_per_structure)
             parts.append((train_items[k].atoms, pts))
             targets.append(y)
+        # each rank takes its share; DDP averages the gradients, which equals the gradient of
+        # the mean over the global batch because every share has the same number of probes
+        parts, targets = parts[dist.rank :: dist.world], targets[dist.rank :: dist.world]
         batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe)
-        pred = net(batch)
+        pred = model(batch)
         loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets))) ** 2)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(dist.mean(float(loss.detach())))
         step += 1
         bar.update(1)
-        if step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at):
+        if (step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at)) and dist.rank == 0:
             metrics = evaluate_probes(net, val, net_cfg)
             history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
                             "minutes": (time.perf_counter() - t_start) / 60})
@@ -116,9 +122,58 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                                         "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
             plot_history(history, out / "loss.png")
     bar.close()
-    if not (out / "model" / "config.json").exists():
+    if dist.rank == 0 and not (out / "model" / "config.json").exists():
         _package(net, out / "model", cfg, train_items, history)
+    dist.stop()
     return out / "model"
+
+
+class Distributed:
+    """Data parallelism under torchrun (DDP): gloo on CPU, nccl on GPUs; a no-op otherwise."""
+
+    def __init__(self, rank: int = 0, world: int = 1) -> None:
+        self.rank, self.world = rank, world
+
+    @classmethod
+    def start(cls, batch_structures: int) -> "Distributed":
+        import os
+
+        import torch.distributed as td
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls()
+        if batch_structures % world:
+            raise GeoelfError(f"batch_structures ({batch_structures}) must be a multiple of the {world} processes")
+        import torch
+
+        td.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(td.get_rank(), world)
+
+    def wrap(self, net):
+        if self.world == 1:
+            return net
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(net)
+
+    def mean(self, value: float) -> float:
+        """The mean of a number over all processes (the global batch loss)."""
+        if self.world == 1:
+            return value
+        import torch
+        import torch.distributed as td
+
+        t = torch.tensor([value], dtype=torch.float64)
+        td.all_reduce(t)
+        return float(t) / self.world
+
+    def stop(self) -> None:
+        if self.world > 1:
+            import torch.distributed as td
+
+            td.barrier()
+            td.destroy_process_group()
 
 
 def training_items(cfg: TrainConfig) -> tuple[list[Item], list[Item]]:
