@@ -22,6 +22,7 @@ COMMANDS = {
     "train": "geoelf.cli.train",
     "evaluate": "geoelf.cli.evaluate",
     "residuals": "geoelf.cli.residuals",
+    "screen": "geoelf.cli.screen",
     "dft": "geoelf.cli.dft",
     "dataset": "geoelf.cli.dataset",
 }
@@ -35,6 +36,7 @@ _HELP = {
     "predict": "ELF of structures (every frame) from a trained model, on the DFT grid or any grid",
     "evaluate": "accuracy and topology agreement of a model (or baseline) against DFT ELF files",
     "residuals": "residual of a prediction in real and reciprocal space, by pressure",
+    "screen": "network descriptors of many frames with the model, on Dask (resumable)",
     "train": "train the ELF network from a YAML config (flags override)",
     "dft": "Quantum ESPRESSO: ELF labels, MD sampling and relaxation of hydrogen",
     "dataset": "HDF5 datasets of structures + ELF: build, info, split, export",

@@ -1,0 +1,35 @@
+"""geoelf screen INPUTS... -o results.parquet: many frames on Dask (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="trajectory files (extxyz, ASE .traj, LAMMPS dump, XDATCAR ...), folders, ASE .db")
+    p.add_argument("-o", "--output", required=True, help="results table (.parquet, or .csv)")
+    p.add_argument("--model", help="model package or shipped name (default: dense-h-v1)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument("--grid", type=int, nargs=3, metavar="N")
+    grid.add_argument("--spacing", type=float, metavar="Å")
+    p.add_argument("--elf-out", metavar="DIR", help="also write each frame's ELF as DIR/<name>_<frame>.cube.gz")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (default: a local one)")
+    p.add_argument("--workers", type=int, help="local workers (default: one per core)")
+    p.add_argument("--chunk", type=int, default=4, help="frames per task")
+    p.add_argument("--plot", metavar="PNG", help="summary plot of φ against pressure (or frame)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoelf.screen.runner import ScreenOptions, read_parts, screen, summary_plot
+
+    opts = ScreenOptions(args.model, tuple(args.grid) if args.grid else None, args.spacing, args.elf_out)
+    summary = screen(args.inputs, args.output, opts, args.chunk, args.scheduler, args.workers)
+    rate = f"{summary['frames_per_s']:.2f} frames/s" if summary["frames_per_s"] else "nothing left to compute"
+    print(f"{summary['frames']} frames -> {summary['output']} ({summary['computed']} computed now, {rate}, "
+          f"peak worker memory {summary['worker_peak_mb'] or 0:.0f} MB)")
+    if args.plot:
+        from pathlib import Path
+
+        rows = read_parts(Path(args.output).with_name(Path(args.output).name + ".parts"))
+        print(summary_plot(rows, args.plot))
+    return 0

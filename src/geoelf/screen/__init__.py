@@ -1,0 +1,1 @@
+"""High-throughput screening of many frames on Dask."""
