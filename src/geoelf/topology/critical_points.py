@@ -110,17 +110,30 @@ def _refine(interp: Interpolator, u0: np.ndarray, max_iter: int = 40) -> tuple[n
     return u, converged
 
 
-def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05) -> CriticalPoints:
+def refined_gradient(interp: Interpolator, refine: int) -> np.ndarray:
+    """Spline gradient (grid units) on a grid ``refine`` times finer, shape (3, r·N1, r·N2, r·N3)."""
+    n = [refine * k for k in interp.table.shape]
+    axes = [np.arange(m) / refine for m in n]
+    out = np.empty((3, *n))
+    for i, x in enumerate(axes[0]):  # plane by plane keeps memory small
+        pts = np.stack(np.meshgrid([x], axes[1], axes[2], indexing="ij"), -1).reshape(-1, 3)
+        out[:, i] = interp.evaluate_u(pts)[1].T.reshape(3, n[1], n[2])
+    return out
+
+
+def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05, refine: int = 1) -> CriticalPoints:
     """All critical points of the tricubic interpolant of ``field``.
 
+    ``refine`` > 1 seeds from a grid that many times finer (for fields that vary within a voxel);
     ``dedup_tol`` is the distance (grid units) under which two converged points are one.
     """
     interp = interp or Interpolator(field, 3)
     shape = np.array(field.shape, dtype=float)
-    cells = candidate_cells(grid_gradient(interp.table))
-    u, ok = _refine(interp, cells + 0.5)
+    grad = grid_gradient(interp.table) if refine == 1 else refined_gradient(interp, refine)
+    seeds = (candidate_cells(grad) + 0.5) / refine
+    u, ok = _refine(interp, seeds)
     # keep points that converged near their seed cell (others are found from their own cell)
-    near = np.all(np.abs(u - (cells + 0.5)) <= 1.5, axis=1)
+    near = np.all(np.abs(u - seeds) <= 1.5, axis=1)
     u = np.mod(u[ok & near], shape)
     u = _dedup(u, shape, dedup_tol)
     val, _, hess = interp.evaluate_u(u)

@@ -64,5 +64,7 @@ def topology_document(an: Analysis) -> dict[str, Any]:
         "morse_sum": counts["max"] - counts["bond"] + counts["ring"] - counts["cage"],
         "merged": g.removed,
         "unassigned_bonds": g.unassigned_bonds,
+        "raw_morse_sum": cps.morse_sum,
+        "seed_refinement": cps.extra.get("seed_refinement", 1),
         "points": points,
     }
