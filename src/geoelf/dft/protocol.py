@@ -27,9 +27,12 @@ class ElfProtocol:
     conv_thr: float = 1e-8  # Ry
     mixing_beta: float = 0.4
     electron_maxstep: int = 200
+    fixed_kmesh: tuple[int, int, int] | None = None  # only for protocol-noise studies
 
     def kmesh(self, cell: np.ndarray) -> tuple[int, int, int]:
         """Monkhorst–Pack mesh for a cell (3, 3) Å: n_i = max(1, ceil(2π |b_i| / kspacing))."""
+        if self.fixed_kmesh:
+            return tuple(self.fixed_kmesh)  # type: ignore[return-value]
         recip = np.linalg.inv(np.asarray(cell, dtype=float)).T  # rows b_i, no 2π
         return tuple(max(1, math.ceil(2 * math.pi * float(np.linalg.norm(b)) / self.kspacing)) for b in recip)  # type: ignore[return-value]
 
