@@ -4,7 +4,7 @@ For a few stored snapshots per density, the ELF is recomputed with cheaper or mo
 settings — Γ only, 2×2×2, one step denser than the protocol mesh, and 40 Ry at the protocol mesh
 — and each variant is compared with the stored protocol-v1 label exactly as a model prediction
 would be (RMS, ξ, long-wave fraction, R², R² without long waves). Resumable: variant ELFs are
-kept under data/v1/protocol_noise/.
+kept under data/protocol_noise_v1/ (outside the dataset, so they never enter a split).
 
     python scripts/protocol_noise.py [--per-density 2] [--json reports/protocol_noise.json]
 """
@@ -53,7 +53,7 @@ def main() -> None:
         for meta in random.Random(0).sample(group, min(args.per_density, len(group))):
             ref, _ = read_sample(meta["path"])
             for name, proto in variants(tuple(meta["kmesh"])).items():
-                target = ROOT / "protocol_noise" / f"{meta['sample_id']}_{name}.h5"
+                target = ROOT.parent / "protocol_noise_v1" / f"{meta['sample_id']}_{name}.h5"
                 if not target.exists():
                     run = compute_elf(ref.atoms, profile, proto)
                     write_sample(target, run.field, {**run.meta, "sample_id": f"{meta['sample_id']}_{name}", "variant": name,
