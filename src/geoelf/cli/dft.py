@@ -58,6 +58,7 @@ def read_structures(paths: list[str], phase: str | None) -> list[tuple[str, obje
     from ase.io import read
 
     from geoelf.errors import GeoelfError
+    from geoelf.io.common import file_stem
 
     items = []
     for path in paths:
@@ -67,7 +68,7 @@ def read_structures(paths: list[str], phase: str | None) -> list[tuple[str, obje
             raise GeoelfError("no such file", path) from None
         except Exception as exc:  # ASE raises many types for unreadable files
             raise GeoelfError(f"cannot read structure ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
-        stem = Path(path).name.split(".")[0]
+        stem = file_stem(path)
         for k, atoms in enumerate(frames):
             if not atoms.pbc.all() or atoms.cell.rank < 3:
                 raise GeoelfError(f"frame {k} has no periodic 3D cell", path)

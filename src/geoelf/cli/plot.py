@@ -22,10 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoelf.errors import GeoelfError
+    from geoelf.io.common import file_stem
     from geoelf.plots import histogram_plot, slice_plot
 
     field = read_field(args, args.file)
-    stem = args.output or Path(args.file).name.split(".")[0]
+    stem = args.output or file_stem(args.file)
     if args.atoms is None and (len(args.plane) != 3 or sorted(args.plane) not in (["0", "0", "1"],)):
         raise GeoelfError(f"--plane must be 100, 010 or 001, got {args.plane!r}")
     iso = args.isovalue

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from geoelf.data.sample import read_meta, read_sample, write_sample
 from geoelf.errors import GeoelfError
-from geoelf.io.common import atomic_path
+from geoelf.io.common import atomic_path, file_stem
 
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
 
@@ -161,7 +161,7 @@ def import_files(out_root: str | Path, files: Iterable[str], meta: dict[str, Any
     seen: set[str] = set()
     for item in files:
         structure_path, elf_path = item.split(":", 1) if ":" in item and not Path(item).exists() else (None, item)
-        sid = Path(structure_path or elf_path).name.split(".")[0]
+        sid = file_stem(structure_path or elf_path)
         if sid in seen:
             raise GeoelfError(f"two inputs would both become sample {sid!r}; rename one", elf_path)
         seen.add(sid)

@@ -23,6 +23,14 @@ def base_name(path: str | os.PathLike) -> str:
     return (name[:-3] if name.lower().endswith(".gz") else name).lower()
 
 
+def file_stem(path: str | os.PathLike) -> str:
+    """File name without .gz and without its last suffix ('a_rs1.45.extxyz' → 'a_rs1.45')."""
+    name = Path(path).name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    return Path(name).stem or name
+
+
 def read_bytes(path: str | os.PathLike) -> bytes:
     """Whole file, decompressed when it is gzip (by magic number, not only by name)."""
     try:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from geoelf.errors import GeoelfError
-from geoelf.io.common import atomic_path
+from geoelf.io.common import atomic_path, file_stem
 
 log = logging.getLogger(__name__)
 COLUMNS = ["source", "frame", "natoms", "phi_1d", "phi_2d", "phi_3d", "phi_star", "phi_3d_grid", "n_max", "n_bond", "n_ring",
@@ -115,7 +115,7 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     if opts.elf_out:
         from geoelf.io import write
 
-        name = f"{Path(source).name.split('.')[0]}_{frame:06d}.cube.gz"
+        name = f"{file_stem(source)}_{frame:06d}.cube.gz"
         write(result.field, str(Path(opts.elf_out) / name))
         row["elf_file"] = str(Path(opts.elf_out) / name)
     row["seconds"] = time.perf_counter() - t0
