@@ -69,11 +69,14 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
         ax.contour(X, Y, values, levels=[isovalue], colors="white", linewidths=0.8)
     normal = np.cross(x_hat, y_hat)
     _draw_atoms(ax, field, origin, x_hat, y_hat, normal, ea, eb)
+    ax.set_xlim(X.min(), X.max())
+    ax.set_ylim(Y.min(), Y.max())
     ax.set_aspect("equal")
     ax.set_xlabel("Å")
     ax.set_ylabel("Å")
     where = f"atoms {atoms}" if atoms is not None else f"({plane}) plane at {offset:g}"
-    ax.set_title(f"{label}, {where}" + (f"; contour {isovalue:.3f}" if isovalue is not None else ""), fontsize=10)
+    ax.set_title(f"{label}, {where}" + (f"; contour {isovalue:.3f}" if isovalue is not None else "")
+                 + "\natoms: solid within 0.2 Å of the plane, dashed within 0.6 Å", fontsize=9)
     fig.colorbar(mesh, ax=ax, label=label)
     fig.tight_layout()
     fig.savefig(path)
@@ -90,19 +93,22 @@ def _draw_atoms(ax, field: Field, origin, x_hat, y_hat, normal, ea, eb) -> None:
     for z, f in zip(field.atoms.numbers, frac):
         for img in images:
             x = (f + img) @ field.cell - origin
-            if abs(x @ normal) > 0.6:
+            off = abs(x @ normal)
+            if off > 0.6:
                 continue
             px, py = x @ x_hat, x @ y_hat
             s = np.linalg.solve(np.stack([ea, eb, normal], 1), x)[:2]
             if np.all(s >= -0.02) and np.all(s <= 1.02):
-                r = 0.25 if z == 1 else 0.4 * covalent_radii[z]
-                ax.add_patch(_circle((px, py), r))
+                r = 0.15 if z == 1 else 0.4 * covalent_radii[z]
+                ax.add_patch(_circle((px, py), r, in_plane=off < 0.2))
 
 
-def _circle(xy, r):
+def _circle(xy, r, in_plane: bool):
+    """Atoms in the plane (within 0.2 Å) solid, atoms up to 0.6 Å off it dashed."""
     from matplotlib.patches import Circle
 
-    return Circle(xy, r, facecolor="none", edgecolor="red", linewidth=1.0)
+    return Circle(xy, r, facecolor="none", edgecolor="red", linewidth=1.2 if in_plane else 0.8,
+                  linestyle="-" if in_plane else "--")
 
 
 def histogram_plot(field: Field, path: str, other: Field | None = None, labels: tuple[str, str] = ("ELF", "")) -> str:
