@@ -88,7 +88,7 @@ class Predictor:
             return self.net.atom_features(torch.as_tensor(atoms.numbers, dtype=torch.long), torch.as_tensor(i), torch.as_tensor(j),
                                           torch.as_tensor(np.linalg.norm(d, axis=1), dtype=torch.float32))
 
-    def grid(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = 2_000_000, source: str | None = None) -> Prediction:
+    def grid(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = 400_000, source: str | None = None) -> Prediction:
         """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
         import torch
 
