@@ -12,6 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=int, nargs=3, metavar="N")
     grid.add_argument("--spacing", type=float, metavar="Å")
+    p.add_argument("--isovalue", type=float, default=0.7, help="ELF isovalue of the H cluster statistics (default 0.7)")
     p.add_argument("--elf-out", metavar="DIR", help="also write each frame's ELF as DIR/<name>_<frame>.cube.gz")
     p.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (default: a local one)")
     p.add_argument("--workers", type=int, help="local workers (default: one per core)")
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from geoelf.screen.runner import ScreenOptions, read_parts, screen, summary_plot
 
-    opts = ScreenOptions(args.model, tuple(args.grid) if args.grid else None, args.spacing, args.elf_out)
+    opts = ScreenOptions(args.model, tuple(args.grid) if args.grid else None, args.spacing, args.elf_out, isovalue=args.isovalue)
     summary = screen(args.inputs, args.output, opts, args.chunk, args.scheduler, args.workers)
     rate = f"{summary['frames_per_s']:.2f} frames/s" if summary["frames_per_s"] else "nothing left to compute"
     print(f"{summary['frames']} frames -> {summary['output']} ({summary['computed']} computed now, {rate}, "

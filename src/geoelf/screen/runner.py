@@ -27,7 +27,7 @@ from geoelf.io.common import atomic_path, file_stem
 
 log = logging.getLogger(__name__)
 COLUMNS = ["source", "frame", "natoms", "phi_1d", "phi_2d", "phi_3d", "phi_star", "phi_3d_grid", "n_max", "n_bond", "n_ring",
-           "n_cage", "morse_sum", "h2_fraction", "h3_fraction", "extended_fraction", "largest_cluster", "rs", "density_g_cm3",
+           "n_cage", "morse_sum", "h2_fraction", "h3_fraction", "extended_fraction", "largest_cluster", "network_isovalue", "rs", "density_g_cm3",
            "pressure_gpa", "out_of_domain", "seconds", "seconds_predict", "worker_peak_mb", "elf_file"]
 _MODELS: dict[str, Any] = {}
 
@@ -39,6 +39,9 @@ class ScreenOptions:
     spacing: float | None = None
     elf_out: str | None = None
     threads: int = 1
+    # Clusters are counted at a fixed isovalue: at φ_3D itself every H is in the percolating
+    # network by definition, which would make the H2 fraction meaningless for screening.
+    isovalue: float = 0.7
 
 
 def input_files(inputs: list[str]) -> list[str]:
@@ -97,7 +100,7 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     result = pred.grid(atoms, tuple(shape), source=source)
     an = analyse(result.field)
     counts = morse_counts(an)
-    net = h_network(result.field, analysis=an)
+    net = h_network(result.field, isovalue=opts.isovalue, analysis=an)
     n = len(atoms)
     volume = atoms.get_volume()
     row = {
@@ -106,7 +109,7 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
         "phi_3d_grid": an.grid.phi_3d, "n_max": counts["max"], "n_bond": counts["bond"], "n_ring": counts["ring"],
         "n_cage": counts["cage"], "morse_sum": counts["max"] - counts["bond"] + counts["ring"] - counts["cage"],
         "h2_fraction": net["fractions"]["H2"], "h3_fraction": net["fractions"]["H3"], "extended_fraction": net["fractions"]["extended"],
-        "largest_cluster": net["largest_cluster"],
+        "largest_cluster": net["largest_cluster"], "network_isovalue": opts.isovalue,
         "rs": (3 * volume / (4 * math.pi * n)) ** (1 / 3) / 0.529177210903,
         "density_g_cm3": float(np.sum(atoms.get_masses()) / volume * 1.66053906660),
         "pressure_gpa": _pressure(atoms), "out_of_domain": result.out_of_domain, "seconds_predict": result.seconds,
