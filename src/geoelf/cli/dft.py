@@ -53,21 +53,13 @@ def _profile(args):
 
 def read_structures(paths: list[str], phase: str | None) -> list[tuple[str, object, dict]]:
     """(sample id, atoms, metadata) for every frame of every file."""
-    from pathlib import Path
-
-    from ase.io import read
-
     from geoelf.errors import GeoelfError
     from geoelf.io.common import file_stem
+    from geoelf.io.structures import read_frames
 
     items = []
     for path in paths:
-        try:
-            frames = read(path, index=":")
-        except FileNotFoundError:
-            raise GeoelfError("no such file", path) from None
-        except Exception as exc:  # ASE raises many types for unreadable files
-            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
+        frames = read_frames(path)
         stem = file_stem(path)
         for k, atoms in enumerate(frames):
             if not atoms.pbc.all() or atoms.cell.rank < 3:
@@ -107,16 +99,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{counts['done']} labelled, {counts['skipped_existing']} already done, {counts['rejected']} rejected")
         return 0
     if args.action == "relax":
-        from ase.io import read, write
+        from ase.io import write
 
         from geoelf.dft.relax import relax
-        from geoelf.errors import GeoelfError
+        from geoelf.io.structures import read_frames
 
         profile = _profile(args)
-        try:
-            atoms = read(args.structure)
-        except Exception as exc:  # ASE raises many types for unreadable files
-            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__})", args.structure) from None
+        atoms = read_frames(args.structure)[-1]
         out, facts = relax(atoms, args.pressure, args.fmax, args.steps, profile)
         write(args.output, out)
         print(f"{'converged' if facts['converged'] else 'NOT converged'} in {facts['steps']} steps "

@@ -20,18 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def frames(paths: list[str]):
     """(source, index, atoms) for every frame of every file."""
-    from ase.io import read
-
-    from geoelf.errors import GeoelfError
+    from geoelf.io.structures import read_frames
 
     for path in paths:
-        try:
-            images = read(path, index=":")
-        except FileNotFoundError:
-            raise GeoelfError("no such file", path) from None
-        except Exception as exc:  # ASE raises many types for unreadable files
-            raise GeoelfError(f"cannot read structure ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
-        for k, atoms in enumerate(images):
+        for k, atoms in enumerate(read_frames(path)):
             yield path, k, atoms
 
 

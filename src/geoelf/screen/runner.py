@@ -24,6 +24,7 @@ import numpy as np
 
 from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path, file_stem
+from geoelf.io.structures import read_frames
 
 log = logging.getLogger(__name__)
 COLUMNS = ["source", "frame", "natoms", "phi_1d", "phi_2d", "phi_3d", "phi_star", "phi_3d_grid", "n_max", "n_bond", "n_ring",
@@ -58,20 +59,6 @@ def input_files(inputs: list[str]) -> list[str]:
     if not files:
         raise GeoelfError("no input structures found")
     return files
-
-
-def read_frames(path: str) -> list:
-    """Every frame of a structure file or ASE database (.db)."""
-    from ase.io import read
-
-    try:
-        if path.endswith(".db"):
-            from ase.db import connect
-
-            return [row.toatoms() for row in connect(path).select()]
-        return read(path, index=":")
-    except Exception as exc:  # ASE raises many types for unreadable files
-        raise GeoelfError(f"cannot read structures ({exc.__class__.__name__}: {str(exc)[:60]})", path) from None
 
 
 def chunk_key(source: str, first: int, last: int) -> str:
