@@ -132,18 +132,19 @@ def region_of_atom(region: list[list[int]], natoms: int) -> np.ndarray:
 
 
 def _regions(pos: np.ndarray, radii: np.ndarray, cell: np.ndarray) -> list[list[int]]:
-    """Groups of atoms whose nuclear balls overlap (periodic)."""
-    from ase.geometry import get_distances
+    """Groups of atoms whose nuclear balls overlap (periodic; linear in the number of atoms)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from geoelf.model.neighbours import neighbour_pairs
 
     n = len(pos)
     if n == 0:
         return []
-    _, d = get_distances(pos, cell=cell, pbc=True)
-    touch = d < (radii[:, None] + radii[None, :])
-    np.fill_diagonal(touch, False)
-    from scipy.sparse.csgraph import connected_components
-
-    _, labels = connected_components(touch, directed=False)
+    i, j, d = neighbour_pairs(pos, pos, cell, 2 * float(radii.max()), exclude_self=True)
+    touch = np.linalg.norm(d, axis=1) < radii[i] + radii[j]
+    graph = coo_matrix((np.ones(int(touch.sum())), (i[touch], j[touch])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
     return [np.flatnonzero(labels == k).tolist() for k in range(labels.max() + 1)]
 
 
