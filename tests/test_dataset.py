@@ -79,3 +79,13 @@ def test_export_and_build_round_trip(tmp_path, capsys):
     assert set(metas) == {"Pa-3", "ELFCAR"} and metas["ELFCAR"]["temperature_k"] == 900.0
     assert main(["dataset", "build", str(tmp_path / "new"), str(cube)]) == 0  # already there: skipped
     assert "0 new samples" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_samples_are_readable_by_every_analysis_command(tmp_path, capsys):
+    fake_dataset(tmp_path)
+    sample = tmp_path / "crystal" / "Pa-3.h5"
+    assert main(["info", str(sample), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "sample" and doc["grid"] == [8, 8, 8]
+    assert main(["network", str(sample), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["phi_star"] is not None

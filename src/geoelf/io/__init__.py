@@ -1,7 +1,7 @@
 """Reading and writing volumetric files; the format comes from the name, else from the content.
 
 Formats: ``cube`` (Gaussian cube, QE pp.x), ``vasp`` (ELFCAR, CHGCAR, CHG, PARCHG), ``xsf``
-(XCrySDen DATAGRID_3D) and ``npz`` (native). Names ending in ``.gz`` are (de)compressed.
+(XCrySDen DATAGRID_3D), ``npz`` (native) and ``sample`` (a dataset sample, .h5; read only). Names ending in ``.gz`` are (de)compressed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from geoelf.errors import GeoelfError
 from geoelf.field import Field
 from geoelf.io.common import base_name, fix_qe_elf, read_bytes
 
-FORMATS = ("cube", "vasp", "xsf", "npz")
+FORMATS = ("cube", "vasp", "xsf", "npz", "sample")
 
 
 def format_from_name(path: str) -> str | None:
@@ -23,6 +23,8 @@ def format_from_name(path: str) -> str | None:
         return "xsf"
     if name.endswith(".npz"):
         return "npz"
+    if name.endswith((".h5", ".hdf5")):
+        return "sample"
     if name.endswith(".vasp") or any(k in name for k in ("elfcar", "chgcar", "parchg", "aeccar", "locpot")) or name == "chg":
         return "vasp"
     return None
@@ -40,6 +42,8 @@ def detect_format(path: str) -> str:
     raw = read_bytes(path)
     if raw[:2] == b"PK":
         return "npz"
+    if raw[:8] == b"\x89HDF\r\n\x1a\n":
+        return "sample"
     if b"\x00" in raw[:65536]:
         raise GeoelfError("binary file of unknown format", path)
     text = raw[:400000].decode("latin-1")
@@ -64,6 +68,7 @@ def read(path: str, fmt: str | None = None, fix_qe: bool = False, block: int = 0
     except (ValueError, IndexError, KeyError, OverflowError, EOFError, zlib.error) as exc:
         # The readers name what they expect; this net keeps any miss to a one-line error.
         raise GeoelfError(f"malformed {fmt} file ({exc.__class__.__name__}: {str(exc)[:80]})", path) from None
+    field.meta["format"] = fmt
     if fix_qe:
         field = field.with_data(fix_qe_elf(field.data))
         field.meta["fixed_qe_elf"] = True
@@ -87,6 +92,10 @@ def _read_format(path: str, fmt: str, block: int) -> Field:
         from geoelf.io.npz import read_npz
 
         field = read_npz(path)
+    elif fmt == "sample":
+        from geoelf.data.sample import read_sample
+
+        field = read_sample(path)[0]
     else:
         raise GeoelfError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})", path)
     return field
