@@ -19,12 +19,18 @@ import numpy as np
 def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray,
                 us: np.ndarray, uv: np.ndarray, centres: np.ndarray, width: float, rc: float,
                 s: np.ndarray, v: np.ndarray) -> None:
-    """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, V, 3))."""
+    """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, 3, V))."""
     n0, n1, n2 = shape[0], shape[1], shape[2]
     nat, nk, nf = us.shape
     nv = uv.shape[2]
-    rbf = np.empty(nk)
+    rbf = np.empty(nk, dtype=us.dtype)
+    wv = np.empty(nv, dtype=us.dtype)
+    ws = np.empty(nf, dtype=us.dtype)
     rc2 = rc * rc
+    step = centres[1] - centres[0] if nk > 1 else 0.0
+    ratio = np.empty(nk)
+    for k in range(nk):  # exp(−((μ_{k+1} − μ_0)² − (μ_k − μ_0)²)/(2w²)) with μ_k = μ_0 + k·step
+        ratio[k] = math.exp(-(2 * k + 1) * step * step / (2 * width * width) - centres[0] * step / (width * width))
     for a in range(nat):
         fa0, fa1, fa2 = frac_atoms[a, 0], frac_atoms[a, 1], frac_atoms[a, 2]
         lo0 = int(math.floor((fa0 - reach[0]) * n0))
@@ -51,22 +57,34 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                         continue
                     r = math.sqrt(r2)
                     env = 0.5 * (math.cos(math.pi * r / rc) + 1.0)
+                    # equally spaced Gaussians: g_{k+1} = g_k · q · ratio_k, two exponentials a pair
+                    t0 = (r - centres[0]) / width
+                    g = math.exp(-0.5 * t0 * t0)
+                    q = math.exp(r * step / (width * width))
                     for k in range(nk):
-                        t = (r - centres[k]) / width
-                        rbf[k] = math.exp(-0.5 * t * t) * env
+                        rbf[k] = g * env
+                        g *= q * ratio[k]
                     p = ((ii - i0) * n1 + jj) * n2 + gk % n2
                     inv = 1.0 / max(r, 1e-9)
-                    ux, uy, uz = x * inv, y * inv, z * inv
-                    # innermost loops run over contiguous feature channels so they vectorise
+                    for f in range(nf):
+                        ws[f] = 0.0
+                    for c in range(nv):
+                        wv[c] = 0.0
+                    # local sums over the radial functions first (no aliasing with the outputs),
+                    # innermost loops over contiguous channels so they vectorise
                     for k in range(nk):
                         coef = rbf[k]
                         for f in range(nf):
-                            s[p, f] += coef * us[a, k, f]
+                            ws[f] += coef * us[a, k, f]
                         for c in range(nv):
-                            w = coef * uv[a, k, c]
-                            v[p, c, 0] += w * ux
-                            v[p, c, 1] += w * uy
-                            v[p, c, 2] += w * uz
+                            wv[c] += coef * uv[a, k, c]
+                    for f in range(nf):
+                        s[p, f] += ws[f]
+                    ux, uy, uz = x * inv, y * inv, z * inv
+                    for c in range(nv):
+                        v[p, 0, c] += wv[c] * ux
+                        v[p, 1, c] += wv[c] * uy
+                        v[p, 2, c] += wv[c] * uz
 
 
 @numba.njit(cache=True, parallel=True)
@@ -83,8 +101,11 @@ def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, us, uv, centres
 
 
 def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.ndarray, us: np.ndarray, uv: np.ndarray,
-                  centres: np.ndarray, width: float, rc: float, planes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Scalar (P, F) and vector (P, V, 3) probe channels for grid planes ``planes`` = (i0, i1).
+                  centres: np.ndarray, width: float, rc: float, planes: tuple[int, int],
+                  dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Scalar (P, F) and vector (P, 3, V) probe channels for grid planes ``planes`` = (i0, i1).
+
+    ``dtype`` float32 (default, fast) or float64 (for exact comparisons with the PyTorch path).
 
     ``us[a, k, f]`` and ``uv[a, k, c]`` are each atom's per-radial-function contributions, i.e. the
     linear probe filters already multiplied into the atom features.
@@ -93,12 +114,15 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     frac = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(cell)
     frac -= np.floor(frac)
     reach = rc * np.linalg.norm(np.linalg.inv(cell).T, axis=1)  # sphere's extent in fractional units
+    centres = np.asarray(centres, dtype=np.float64)
+    if len(centres) > 1 and not np.allclose(np.diff(centres), centres[1] - centres[0]):
+        raise ValueError("the grid kernel needs equally spaced radial basis centres")
     i0, i1 = planes
     npts = (i1 - i0) * shape[1] * shape[2]
-    s = np.zeros((npts, us.shape[2]))
-    v = np.zeros((npts, uv.shape[2], 3))
+    s = np.zeros((npts, us.shape[2]), dtype=dtype)
+    v = np.zeros((npts, 3, uv.shape[2]), dtype=dtype)
     _accumulate_parallel(i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac), reach,
-                         np.ascontiguousarray(us, dtype=np.float64), np.ascontiguousarray(uv, dtype=np.float64),
+                         np.ascontiguousarray(us, dtype=dtype), np.ascontiguousarray(uv, dtype=dtype),
                          np.asarray(centres, dtype=np.float64), float(width), float(rc), s, v,
                          max(1, min(i1 - i0, 4 * numba.get_num_threads())))
     return s, v

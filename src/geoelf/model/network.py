@@ -124,9 +124,9 @@ class ProbeNet(nn.Module):
         uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
         return us, uv
 
-    def head_from_channels(self, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """ELF from scalar (P, F) and vector (P, V, 3) channels."""
-        return torch.sigmoid(self.head(torch.cat([s, (v * v).sum(-1)], dim=1))[:, 0])
+    def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
+        """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1."""
+        return torch.sigmoid(self.head(torch.cat([s, (v * v).sum(vector_axis)], dim=1))[:, 0])
 
     def forward(self, batch: dict) -> torch.Tensor:
         """ELF (P,) for a batch dict with keys numbers, ai, aj, r_aa, n_probes, pi, pa, disp."""

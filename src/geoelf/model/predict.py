@@ -98,7 +98,7 @@ class Predictor:
         t0 = time.perf_counter()
         h = self.atom_state(atoms)
         with torch.no_grad():
-            us, uv = (t.double().numpy() for t in self.net.atom_contributions(h))
+            us, uv = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         plane = shape[1] * shape[2]
         step = max(1, slab_points // plane)
@@ -108,7 +108,7 @@ class Predictor:
             s, v = grid_messages(shape, atoms.cell.array, atoms.positions, us, uv, rbf.centres.numpy(), rbf.width,
                                  self.net.config.cutoff_probe, (i0, i1))
             with torch.no_grad():
-                elf = self.net.head_from_channels(torch.from_numpy(s).float(), torch.from_numpy(v).float())
+                elf = self.net.head_from_channels(torch.from_numpy(s), torch.from_numpy(v), vector_axis=1)
             out[i0:i1] = elf.double().numpy().reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, h)
