@@ -112,30 +112,26 @@ class Analysis:
     graph_phi: Percolation
 
 
-def complete_critical_points(field: Field, interp: Interpolator, max_refine: int = 3) -> CriticalPoints:
-    """Critical points, seeded again from finer grids while the Morse sum says some are missing.
+def analyse(field: Field, max_refine: int = 3) -> Analysis:
+    """Critical points, attractor graph and both φ methods of an ELF field.
 
-    A field that varies within one voxel can hide a pair of sign changes of the gradient inside
-    a cell; seeding from a 2× or 3× finer grid finds them. The search with the smallest |Morse
-    sum| (the coarsest among equals) is kept, and its seeding factor is recorded.
+    If the Morse sum (after nuclear regions are merged) shows missing critical points, the
+    search is seeded again from a 2× and then 3× finer grid — a field that varies within one
+    voxel can hide a pair of gradient sign changes inside a cell — and the most complete result
+    is kept, its seeding factor recorded in ``points.extra['seed_refinement']``.
     """
-    best = critical_points(field, interp)
-    best.extra["seed_refinement"] = 1
-    for refine in range(2, max_refine + 1):
-        if best.morse_sum == 0:
-            break
-        trial = critical_points(field, interp, refine=refine)
-        if abs(trial.morse_sum) < abs(best.morse_sum):
-            best = trial
-            best.extra["seed_refinement"] = refine
-    return best
-
-
-def analyse(field: Field) -> Analysis:
-    """Critical points, attractor graph and both φ methods of an ELF field."""
     interp = Interpolator(field, 3)
-    cps = complete_critical_points(field, interp)
-    graph = build_graph(field, cps, interp)
+    best = None
+    for refine in range(1, max_refine + 1):
+        cps = critical_points(field, interp, refine=refine)
+        cps.extra["seed_refinement"] = refine
+        graph = build_graph(field, cps, interp)
+        total = _morse_sum(merged_counts(cps, graph))
+        if best is None or abs(total) < abs(best[2]):
+            best = (cps, graph, total)
+        if total == 0:
+            break
+    cps, graph, _ = best
     h = field.atoms.numbers == 1
     hv = nucleus_voxels(field.atoms.get_scaled_positions(wrap=True)[h], field.shape)
     grid6 = percolate(field.data, hv, 6)
@@ -143,14 +139,21 @@ def analyse(field: Field) -> Analysis:
     return Analysis(field, cps, graph, grid6, grid26, graph_percolation(graph, _h_per_node(graph, field)))
 
 
-def morse_counts(an: Analysis) -> dict[str, int]:
+def merged_counts(cps: CriticalPoints, graph: AttractorGraph) -> dict[str, int]:
     """Counts after nuclear regions are merged into one attractor each (graph nodes are maxima)."""
-    cp = an.points
-    removed = an.graph.removed
-    raw = cp.counts()
-    counts = {k: raw[k] - removed.get(k, 0) for k in raw}
-    counts["max"] = len(an.graph.node_value)
+    raw = cps.counts()
+    counts = {k: raw[k] - graph.removed.get(k, 0) for k in raw}
+    counts["max"] = len(graph.node_value)
     return counts
+
+
+def _morse_sum(c: dict[str, int]) -> int:
+    return c["max"] - c["bond"] + c["ring"] - c["cage"]
+
+
+def morse_counts(an: Analysis) -> dict[str, int]:
+    """Critical-point counts of an analysis, nuclear regions merged."""
+    return merged_counts(an.points, an.graph)
 
 
 def networking(field: Field, analysis: Analysis | None = None) -> dict[str, Any]:
