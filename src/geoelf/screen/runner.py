@@ -85,7 +85,9 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     pred = _predictor(opts.model, opts.threads)
     shape = opts.grid or (grid_for_spacing(atoms.cell.array, opts.spacing) if opts.spacing else dft_grid(atoms.cell.array))
     result = pred.grid(atoms, tuple(shape), source=source)
-    an = analyse(result.field)
+    # one seeding pass: the refinements rarely change a count and cost several times the frame;
+    # the Morse sum column tells where a frame's critical points are incomplete
+    an = analyse(result.field, max_refine=1)
     counts = morse_counts(an)
     net = h_network(result.field, isovalue=opts.isovalue, analysis=an)
     n = len(atoms)

@@ -135,7 +135,10 @@ def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol:
     # keep points that converged near their seed cell (others are found from their own cell)
     near = np.all(np.abs(u - seeds) <= 1.5, axis=1)
     u = np.mod(u[ok & near], shape)
-    u = _dedup(u, shape, dedup_tol)
+    kind = _signature(interp, u)
+    # Deduplicate within each type only: two nearby points of different types are a real,
+    # nearly degenerate pair, and merging them would break the Morse sum by one.
+    u = np.concatenate([_dedup(u[kind == k], shape, dedup_tol) for k in range(4)])
     val, _, hess = interp.evaluate_u(u)
     # Cartesian Hessian: signs are those of the grid-unit one (Sylvester), values need the metric.
     hc = np.einsum("ja,mab,kb->mjk", interp.jac, hess, interp.jac)
@@ -147,10 +150,17 @@ def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol:
     return CriticalPoints(frac[order], (frac @ field.cell)[order], val[order], evals[order], evecs[order], kind[order])
 
 
+def _signature(interp: Interpolator, u: np.ndarray) -> np.ndarray:
+    """Number of positive Hessian eigenvalues at points u (grid units): 0 max … 3 cage."""
+    if len(u) == 0:
+        return np.zeros(0, dtype=int)
+    return np.sum(np.linalg.eigvalsh(interp.evaluate_u(u)[2]) > 0, axis=1)
+
+
 def _dedup(u: np.ndarray, shape: np.ndarray, tol: float) -> np.ndarray:
     """One representative per cluster of points closer than ``tol`` (periodic, grid units)."""
     if len(u) == 0:
-        return u
+        return u.reshape(0, 3)
     u = np.mod(u, shape)
     u[u >= shape] = 0.0
     tree = cKDTree(u, boxsize=shape)
