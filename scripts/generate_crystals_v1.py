@@ -54,10 +54,8 @@ def i41amd(a: float, c: float) -> Atoms:
 
 
 def primitive(conv: Atoms) -> Atoms:
-    """The primitive cell of a centred conventional cell (Niggli-reduced), via ASE's spglib-free path."""
-    from ase.build import find_optimal_cell_shape, make_supercell  # noqa: F401  (kept for clarity)
-    from ase.geometry import cell_to_cellpar
-
+    """The primitive cell of a centred conventional cell: the three shortest independent lattice
+    translations that map the structure onto itself (no spglib needed)."""
     frac = conv.get_scaled_positions()
     # lattice translations that map the structure onto itself = centring vectors
     shifts = [d for d in (frac - frac[0]) % 1.0 if _maps(frac, d)]
@@ -72,16 +70,12 @@ def primitive(conv: Atoms) -> Atoms:
         if len(basis) == 3:
             break
     cell = np.array(basis) @ conv.cell
-    n = round(abs(np.linalg.det(conv.cell) / np.linalg.det(cell)))
-    prim = Atoms(conv.get_chemical_symbols()[: len(conv) // n], cell=cell, pbc=True)
     keep = []
     for p in conv.positions:
         f = np.linalg.solve(cell.T, p) % 1.0
         if not any(np.allclose((f - g + 0.5) % 1.0 - 0.5, 0, atol=1e-5) for g in keep):
             keep.append(f)
-    prim = Atoms("H%d" % len(keep), scaled_positions=keep, cell=cell, pbc=True)
-    assert cell_to_cellpar(cell) is not None
-    return prim
+    return Atoms("H%d" % len(keep), scaled_positions=keep, cell=cell, pbc=True)
 
 
 def _maps(frac: np.ndarray, d: np.ndarray) -> bool:

@@ -51,7 +51,6 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
     """PNG of a field on a plane (ELF by default), with atoms within 0.6 Å of it drawn as circles."""
     plt = _pyplot()
     origin, ea, eb = slice_frame(field, plane, offset, atoms)
-    la, lb = np.linalg.norm(ea), np.linalg.norm(eb)
     na = max(20, int(resolution * la / max(la, lb)))
     nb = max(20, int(resolution * lb / max(la, lb)))
     s, t = np.meshgrid(np.linspace(0, 1, na), np.linspace(0, 1, nb), indexing="ij")
@@ -89,7 +88,6 @@ def _draw_atoms(ax, field: Field, origin, x_hat, y_hat, normal, ea, eb) -> None:
 
     frac = field.atoms.get_scaled_positions(wrap=True)
     images = np.array([[a, b, c] for a in (-1, 0, 1, 2) for b in (-1, 0, 1, 2) for c in (-1, 0, 1)])
-    la, lb = np.linalg.norm(ea), np.linalg.norm(eb)
     for z, f in zip(field.atoms.numbers, frac):
         for img in images:
             x = (f + img) @ field.cell - origin

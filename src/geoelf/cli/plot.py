@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from geoelf.cli.common import add_input_options, read_field
 

@@ -19,7 +19,6 @@ from geoelf.dft.inputs import pp_elf_input, pw_scf_input
 from geoelf.dft.parsers import ScfResult, parse_pw_scf
 from geoelf.dft.profile import PSEUDO_H, Profile, run_program, sha256_of
 from geoelf.dft.protocol import ElfProtocol
-from geoelf.errors import GeoelfError
 from geoelf.field import Field
 
 log = logging.getLogger(__name__)
