@@ -51,6 +51,7 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
     """PNG of a field on a plane (ELF by default), with atoms within 0.6 Å of it drawn as circles."""
     plt = _pyplot()
     origin, ea, eb = slice_frame(field, plane, offset, atoms)
+    la, lb = np.linalg.norm(ea), np.linalg.norm(eb)
     na = max(20, int(resolution * la / max(la, lb)))
     nb = max(20, int(resolution * lb / max(la, lb)))
     s, t = np.meshgrid(np.linspace(0, 1, na), np.linspace(0, 1, nb), indexing="ij")
