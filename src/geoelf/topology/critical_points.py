@@ -45,10 +45,6 @@ class CriticalPoints:
         c = self.counts()
         return c["max"] - c["bond"] + c["ring"] - c["cage"]
 
-    def select(self, kind: str) -> np.ndarray:
-        """Indices of the points of one kind ('max', 'bond', 'ring', 'cage')."""
-        return np.flatnonzero(self.kind == KINDS.index(kind))
-
 
 def grid_gradient(coef: np.ndarray) -> np.ndarray:
     """Gradient of the spline at every grid point, grid units, shape (3, N1, N2, N3)."""
