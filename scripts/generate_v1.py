@@ -8,12 +8,17 @@ Stages widen coverage first — replica 0 of every condition, then replica 1, th
 so a run that is cut short still spans all densities and temperatures. MD segments are kept under
 data/v1/md/<trajectory>/ and labelled samples under data/v1/fluid/<trajectory>/; both are
 committed as they finish, and a rerun continues from what is on disk.
+
+Each snapshot is labelled as soon as its MD segment exists. While the file named by
+``--pause-file`` exists the script waits between steps (never inside a pw.x run), so that
+benchmarks can have the machine to themselves without stretching the recorded DFT timings.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 from geoelf.dft.elf import label_batch
@@ -41,9 +46,19 @@ def plan_128() -> list[dict]:
             for rs, t, s in [(1.41, 1200, 200), (1.49, 2800, 201)]]
 
 
+def wait_while_paused(pause_file: Path) -> None:
+    """Block while ``pause_file`` exists (checked every 5 s)."""
+    if pause_file.exists():
+        logging.info("paused (%s exists)", pause_file)
+        while pause_file.exists():
+            time.sleep(5)
+        logging.info("resumed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", help="substring of trajectory names to run")
+    parser.add_argument("--pause-file", type=Path, default=Path("/tmp/geoelf-generate.pause"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     profile = Profile.load()
@@ -53,9 +68,13 @@ def main() -> None:
             if args.only and args.only not in run["name"]:
                 continue
             md_dir = ROOT / "md" / run["name"]
-            run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], snapshots, interval=60,
-                   equilibration=300, seed=run["seed"], profile=profile, progress=False)
-            label_batch(snapshot_items(md_dir), ROOT / "fluid" / run["name"], profile, progress=False)
+            # Extending one snapshot at a time gives the same segments as one long call.
+            for count in range(1, snapshots + 1):
+                wait_while_paused(args.pause_file)
+                run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], count, interval=60,
+                       equilibration=300, seed=run["seed"], profile=profile, progress=False)
+                wait_while_paused(args.pause_file)
+                label_batch(snapshot_items(md_dir), ROOT / "fluid" / run["name"], profile, progress=False)
 
 
 if __name__ == "__main__":
