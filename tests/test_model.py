@@ -19,12 +19,14 @@ from geoelf.model.network import NetConfig, ProbeNet
 from geoelf.model.predict import Predictor, dft_grid
 
 CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
+LONG = NetConfig(**{**CFG.as_dict(), "long_range_sigmas": [0.8, 1.6]})
 
 
-@pytest.fixture(scope="module")
-def net():
+@pytest.fixture(scope="module", params=["local", "long-range"])
+def net(request):
+    """The local ProbeNet and the one with long-range channels: every test holds for both."""
     torch.manual_seed(0)
-    return ProbeNet(CFG).double().eval()
+    return ProbeNet(CFG if request.param == "local" else LONG).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):

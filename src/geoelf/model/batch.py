@@ -11,8 +11,12 @@ from geoelf.model.neighbours import neighbour_pairs
 
 def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
                dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
-    """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset."""
-    numbers, ai, aj, r_aa, pi, pa, disp = [], [], [], [], [], [], []
+    """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset.
+
+    ``structures`` keeps, per structure, (first atom, end atom, cell, positions, points) for the
+    long-range channels, which need whole structures rather than pairs.
+    """
+    numbers, ai, aj, r_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
     atom_offset = probe_offset = 0
     for atoms, points in structures:
         cell = atoms.cell.array
@@ -25,6 +29,8 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
         pi.append(p + probe_offset)
         pa.append(a + atom_offset)
         disp.append(dp)
+        whole.append((atom_offset, atom_offset + len(atoms), cell, torch.as_tensor(atoms.positions, dtype=dtype, device=device),
+                      torch.as_tensor(np.asarray(points), dtype=dtype, device=device)))
         atom_offset += len(atoms)
         probe_offset += len(points)
 
@@ -35,5 +41,5 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
     return {
         "numbers": t(numbers, torch.long), "ai": t(ai, torch.long), "aj": t(aj, torch.long),
         "r_aa": t(r_aa, dtype), "n_probes": probe_offset, "pi": t(pi, torch.long), "pa": t(pa, torch.long),
-        "disp": t(disp, dtype).reshape(-1, 3),
+        "disp": t(disp, dtype).reshape(-1, 3), "structures": whole,
     }

@@ -6,6 +6,9 @@ Atoms carry invariant features refined by SchNet-style continuous-filter interac
 v_p = Σ_a g(r_pa) ⊙ h_a ⊗ r̂_pa, whose squared norms |v_p|² (per channel) carry angular
 information about where the neighbours sit (at an H–H bond midpoint the vectors cancel) while
 staying exactly rotation invariant. An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
+With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
+broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
+let each probe see the whole cell at low resolution.
 Probes receive messages but never send them (DeepDFT's design), so the cost is linear in probes.
 
 Invariance: only distances, unit vectors summed into norms, and sums over atoms enter, so the
@@ -33,6 +36,8 @@ class NetConfig:
     cutoff_atom: float = 3.5  # Å
     cutoff_probe: float = 2.4  # Å
     hidden: int = 64
+    long_range_sigmas: list[float] = field(default_factory=list)  # Å; empty: local model only
+    long_range_channels: int = 2  # learned charges per width
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,8 +92,12 @@ class ProbeNet(nn.Module):
         self.scalar_filter = nn.Linear(c.rbf, c.features, bias=False)
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
         self.atom_to_vector = nn.Linear(c.features, c.vector_features, bias=False)
+        n_long = len(c.long_range_sigmas) * c.long_range_channels
+        if n_long:
+            self.charges = nn.Linear(c.features, n_long)
+            self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + c.vector_features, c.hidden), nn.SiLU(),
+            nn.Linear(c.features + c.vector_features + n_long, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
@@ -101,8 +110,20 @@ class ProbeNet(nn.Module):
             h = layer(h, ai, aj, rbf)
         return h
 
-    def probe_logits(self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
-        """Logits (P,) at probes from atom features and probe–atom pairs (disp = probe − atom, Å)."""
+    @property
+    def long_range(self) -> bool:
+        return bool(self.config.long_range_sigmas)
+
+    def long_range_at(self, h: torch.Tensor, positions: torch.Tensor, cell, points: torch.Tensor) -> torch.Tensor:
+        """Long-range channels (P, C) at points (P, 3) Å of one structure with atom features h (N, F)."""
+        from geoelf.model.longrange import at_points
+
+        return at_points(self.charges(h), positions, cell, self.long_range_sigma, points)
+
+    def probe_logits(self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, disp: torch.Tensor,
+                     extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (P,) at probes from atom features and probe–atom pairs (disp = probe − atom, Å);
+        ``extra`` (P, C): the long-range channels of a long-range model."""
         r = torch.linalg.vector_norm(disp, dim=1)
         rbf = self.probe_rbf(r)
         s = torch.zeros(n_probes, h.shape[1], dtype=h.dtype, device=h.device)
@@ -111,8 +132,8 @@ class ProbeNet(nn.Module):
         w = self.vector_filter(rbf) * self.atom_to_vector(h)[pa]  # (E, V)
         v = torch.zeros(n_probes, w.shape[1], 3, dtype=h.dtype, device=h.device)
         v.index_add_(0, pi, w[:, :, None] * unit[:, None, :])
-        feats = torch.cat([s, (v * v).sum(-1)], dim=1)
-        return self.head(feats)[:, 0]
+        feats = [s, (v * v).sum(-1)] + ([extra] if extra is not None else [])
+        return self.head(torch.cat(feats, dim=1))[:, 0]
 
     def atom_contributions(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-atom, per-radial-function probe contributions: us (N, K, F) and uv (N, K, V).
@@ -124,11 +145,18 @@ class ProbeNet(nn.Module):
         uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
         return us, uv
 
-    def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
-        """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1."""
-        return torch.sigmoid(self.head(torch.cat([s, (v * v).sum(vector_axis)], dim=1))[:, 0])
+    def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1,
+                           extra: torch.Tensor | None = None) -> torch.Tensor:
+        """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
+        and the long-range channels (P, C) of a long-range model."""
+        feats = [s, (v * v).sum(vector_axis)] + ([extra] if extra is not None else [])
+        return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
 
     def forward(self, batch: dict) -> torch.Tensor:
-        """ELF (P,) for a batch dict with keys numbers, ai, aj, r_aa, n_probes, pi, pa, disp."""
+        """ELF (P,) for a batch dict with keys numbers, ai, aj, r_aa, n_probes, pi, pa, disp
+        (and ``structures`` for a long-range model, see ``make_batch``)."""
         h = self.atom_features(batch["numbers"], batch["ai"], batch["aj"], batch["r_aa"])
-        return torch.sigmoid(self.probe_logits(h, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"]))
+        extra = None
+        if self.long_range:
+            extra = torch.cat([self.long_range_at(h[a0:a1], pos, cell, pts) for a0, a1, cell, pos, pts in batch["structures"]])
+        return torch.sigmoid(self.probe_logits(h, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra))

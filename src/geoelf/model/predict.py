@@ -101,18 +101,32 @@ class Predictor:
             us, uv = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         plane = shape[1] * shape[2]
+        long = self.long_range_grid(atoms, h, shape)
         step = max(1, slab_points // plane)
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
             i1 = min(shape[0], i0 + step)
             s, v = grid_messages(shape, atoms.cell.array, atoms.positions, us, uv, rbf.centres.numpy(), rbf.width,
                                  self.net.config.cutoff_probe, (i0, i1))
+            extra = None if long is None else torch.from_numpy(np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T))
             with torch.no_grad():
-                elf = self.net.head_from_channels(torch.from_numpy(s), torch.from_numpy(v), vector_axis=1)
+                elf = self.net.head_from_channels(torch.from_numpy(s), torch.from_numpy(v), vector_axis=1, extra=extra)
             out[i0:i1] = elf.double().numpy().reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, h)
         return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
+
+    def long_range_grid(self, atoms: Atoms, h, shape: tuple[int, int, int]) -> np.ndarray | None:
+        """Long-range channels (C, n1, n2, n3) on the grid, or None for a local model."""
+        import torch
+
+        from geoelf.model.longrange import on_grid
+
+        if not getattr(self.net, "long_range", False):
+            return None
+        with torch.no_grad():
+            q = self.net.charges(h).double()
+            return on_grid(q, torch.as_tensor(atoms.positions), atoms.cell.array, self.net.long_range_sigma.double(), shape)
 
     def points(self, atoms: Atoms, points: np.ndarray, chunk: int = 50_000) -> np.ndarray:
         """ELF (P,) at Cartesian points (P, 3) Å, with the torch path (exactly the training model)."""
@@ -127,7 +141,11 @@ class Predictor:
             part = np.asarray(points[k : k + chunk], dtype=float)
             p, a, d = neighbour_pairs(part, atoms.positions, atoms.cell.array, self.net.config.cutoff_probe)
             with torch.no_grad():
-                logits = self.net.probe_logits(h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32))
+                extra = None
+                if getattr(self.net, "long_range", False):
+                    extra = self.net.long_range_at(h, torch.as_tensor(atoms.positions, dtype=torch.float32), atoms.cell.array,
+                                                   torch.as_tensor(part, dtype=torch.float32))
+                logits = self.net.probe_logits(h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32), extra)
             out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
         return out
 
