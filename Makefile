@@ -1,9 +1,12 @@
-# Quick start:  make demo   (set up + analyse the shipped example ELF)
+# Quick start:  make demo   (set up + predict the ELF of a shipped 64-atom structure, network analysis)
 #               make test   (set up + run the whole test suite)
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
-EXAMPLE  = src/geoelf/examples/h64_rs1.25_T1200.ELF.cube.gz
+EXAMPLES = src/geoelf/examples
+# a fluid snapshot (rs 1.33 bohr, 2800 K, 291 GPa) and its DFT ELF (protocol v1)
+STRUCTURE = $(EXAMPLES)/h64_rs1.33_T2800.extxyz
+REFERENCE = $(EXAMPLES)/h64_rs1.33_T2800.ELF.cube.gz
 # The CPU build of PyTorch first: asking pip for "torch" alone may fetch GBs of CUDA packages.
 TORCH   ?= torch==2.13.0
 
@@ -17,10 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
+# the embedded model dense-h-v1: ELF from the positions alone, its network descriptors, then the
+# same prediction scored against the DFT ELF of that snapshot (R², errors, φ, critical points)
 demo: setup
-	$(BIN)/geoelf info $(EXAMPLE)
-	$(BIN)/geoelf network $(EXAMPLE)
-	$(BIN)/geoelf plot $(EXAMPLE) -o demo
+	$(BIN)/geoelf predict $(STRUCTURE) --network -o demo_elf.cube.gz
+	$(BIN)/geoelf evaluate $(REFERENCE) --plots demo
+	$(BIN)/geoelf plot demo_elf.cube.gz -o demo
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -29,4 +34,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_topology.py
 
 clean:
-	rm -rf $(VENV) demo_slice.png demo_hist.png
+	rm -rf $(VENV) demo demo_elf.cube.gz demo_slice.png demo_hist.png

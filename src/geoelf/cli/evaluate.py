@@ -86,5 +86,6 @@ def run(args: argparse.Namespace) -> int:
     a = aggregate
     print(f"  aggregate: R² {a['r2']:.5f}  MAE {a['mae']:.4f}  RMSE {a['rmse']:.4f}  max {a['max_abs']:.3f}  W1 {a['w1']:.4f}")
     for name, b in by_pressure.items():
-        print(f"  {name:>10s} GPa: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}")
+        if name != "unknown":  # references without a pressure (plain ELF files) have no bin
+            print(f"  {name:>10s} GPa: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}")
     return 0

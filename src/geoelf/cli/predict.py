@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     grid.add_argument("--like", metavar="REF", help="the grid (and cell) of this reference ELF file")
     p.add_argument("-o", "--output", help="ELF file (.cube, ELFCAR, .xsf, .npz, + .gz); several frames get _NNNNN before the suffix")
     p.add_argument("--network", action="store_true", help="also compute φ_1D/2D/3D, φ* and the H network")
+    p.add_argument("--isovalue", type=float, default=0.7,
+                   help="ELF at which H clusters are counted with --network (default 0.7, as in screen; at φ_3D every H percolates)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -79,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
             net = networking(pred.field, an)
             doc["network"] = {k: net[k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
             doc["network"]["grid"] = {k: net["methods"]["grid"][k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
-            doc["h_network"] = {k: v for k, v in h_network(pred.field, analysis=an).items() if k not in ("file", "clusters", "bonded_pairs")}
+            clusters = h_network(pred.field, isovalue=args.isovalue, analysis=an)
+            doc["h_network"] = {k: v for k, v in clusters.items() if k not in ("file", "clusters", "bonded_pairs")}
+            doc["h_network"]["isovalue"] = args.isovalue
         docs.append(doc)
         if not args.json:
             line = f"{source} [{index}] {len(atoms)} atoms, grid {'×'.join(map(str, shape))}: {pred.seconds:.3f} s"
@@ -90,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
             print(line)
             if args.network:
                 net = doc["network"]
-                print(f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}"
-                      f"   H2 fraction {doc['h_network']['fractions']['H2']:.2f}")
+                frac = doc["h_network"]["fractions"]
+                print(f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}")
+                print(f"  H at ELF ≥ {args.isovalue:g}: H2 {frac['H2']:.0%}, H3 {frac['H3']:.0%}, extended {frac['extended']:.0%};"
+                      f" largest cluster {doc['h_network']['largest_cluster']} H")
     if args.json:
         print_json(docs[0] if len(docs) == 1 else docs)
     return 0

@@ -61,7 +61,12 @@ class Predictor:
         from geoelf.model import package
 
         if threads:
+            import numba
+
+            # both pools: the numba grid kernel would otherwise start one thread per core in
+            # every screening worker, oversubscribing the machine
             torch.set_num_threads(threads)
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         self.net, self.config = package.load(model)
         self.name = self.config.get("name", model or package.DEFAULT_MODEL)
         self.species = set(self.net.config.species)

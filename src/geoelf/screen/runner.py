@@ -186,8 +186,10 @@ def screen(inputs: list[str], output: str, opts: ScreenOptions, chunk: int = 4, 
             client = Client(scheduler)
         else:
             n = workers or max(1, os.cpu_count() or 1)
+            # silence_logs: a worker's heartbeat racing the scheduler's shutdown logs a traceback
+            # that means nothing; task failures still reach us through the futures
             own = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               memory_limit=f"{max(1, 20 // n)}GiB")
+                               memory_limit=f"{max(1, 20 // n)}GiB", silence_logs=logging.CRITICAL)
             client = Client(own)
     t0 = time.perf_counter()
     n_todo = sum(len(f) for _, _, f in todo)

@@ -1,0 +1,143 @@
+"""Write a model package's MODEL_CARD.md from `geoelf evaluate --json` runs, baselines beside it.
+
+    python scripts/model_card.py MODEL_DIR --dataset data/v1 --splits test crystal \
+        --baseline promolecular [--baseline runs/elfnet-cnn/model] --run runs/dense-h-v1 \
+        [--status "..."] [--notes notes.md]
+
+A split is a name in the dataset's splits.json or NAME=GLOB over sample files
+(e.g. 'test=data/v1/fluid/h64_rs1.33_T2800_s111/*.h5').
+
+Every figure in the card comes from an evaluate run whose exact command is printed beside it;
+the JSON documents are kept next to the card (``evaluation/<model>_<split>.json``) so the numbers
+can be checked without rerunning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def split_files(split: str) -> tuple[str, list[str], str]:
+    """(name, files, as written) of a split given as NAME=GLOB over sample files; ([], "") otherwise."""
+    if "=" not in split:
+        return split, [], ""
+    name, pattern = split.split("=", 1)
+    files = sorted(glob.glob(pattern))
+    if not files:
+        raise SystemExit(f"no files match {pattern}")
+    return name, files, pattern
+
+
+def evaluate(model: str, dataset: str, split: str, topology: bool) -> tuple[dict, str]:
+    """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command."""
+    name, files, pattern = split_files(split)
+    where = files or ["--dataset", dataset, "--split", split]
+    shown = [pattern] if files else where
+    cmd = ["geoelf", "evaluate", *shown, "--model", model, "--json"]
+    if not topology:
+        cmd.append("--no-topology")
+    argv = [*where, *cmd[2 + len(shown) :]]
+    done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"evaluate failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout), shlex.join(cmd).replace(shlex.quote(pattern), pattern) if pattern else shlex.join(cmd)
+
+
+def metrics_row(name: str, doc: dict) -> str:
+    a = doc["aggregate"]
+    phi = a.get("phi_3d_within_0.02")
+    cps = a.get("cp_matched_fraction")
+    cell = lambda v, f: "–" if v is None else format(v, f)  # noqa: E731
+    return (f"| {name} | {len(doc['files'])} | {a['r2']:.5f} | {a['mae']:.4f} | {a['rmse']:.4f} | {a['max_abs']:.3f} | "
+            f"{a['w1']:.4f} | {cell(phi, '.0%')} | {cell(cps, '.1%')} | {a['seconds_predict_median']:.2f} |")
+
+
+def pressure_rows(doc: dict) -> list[str]:
+    return [f"| {name} | {b['files']} | {b['r2']:.5f} | {b['mae']:.4f} | {b['rmse']:.4f} |" for name, b in doc["by_pressure"].items()]
+
+
+def file_rows(doc: dict) -> list[str]:
+    rows = []
+    for f in doc["files"]:
+        dphi = None if f.get("phi_3d_pred") is None or f.get("phi_3d_ref") is None else f["phi_3d_pred"] - f["phi_3d_ref"]
+        rows.append(f"| {Path(f['path']).stem} | {f['r2']:.5f} | {f['mae']:.4f} | {f['max_abs']:.3f} | "
+                    f"{f.get('phi_3d_ref', float('nan')):.3f} | {f.get('phi_3d_pred', float('nan')):.3f} | "
+                    f"{'–' if dphi is None else format(dphi, '+.3f')} | {f.get('cp_matched', '–')}/{f.get('cp_ref', '–')} |")
+    return rows
+
+
+def training_section(run: Path | None) -> list[str]:
+    if run is None or not (run / "checkpoint.json").exists():
+        return []
+    state = json.loads((run / "checkpoint.json").read_text())
+    cfg = state.get("config", {})
+    last = state["history"][-1] if state.get("history") else {}
+    best = min(state.get("history", [{}]), key=lambda h: h.get("val_mae", 1e9))
+    return ["## Training", "",
+            f"- Config: `{cfg.get('name')}` with data `{cfg.get('data')}`, train split `{cfg.get('train_split')}`, "
+            f"validation split `{cfg.get('val_split')}`, seed {cfg.get('seed')}.",
+            f"- Network: `{json.dumps(cfg.get('net'))}`.",
+            f"- {state['step']} steps of {cfg.get('batch_structures')} structures × {cfg.get('probes_per_structure')} random grid "
+            f"points, Adam, lr {cfg.get('lr')} → {cfg.get('lr_final')} (exponential), {state.get('seconds', 0) / 60:.0f} min on "
+            f"{cfg.get('threads') or 'all'} CPU thread(s).",
+            f"- Best validation (kept): step {best.get('step')}, MAE {best.get('val_mae', float('nan')):.4f}, "
+            f"R² {best.get('val_r2', float('nan')):.5f}; last: step {last.get('step')}, MAE {last.get('val_mae', float('nan')):.4f}.", ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--dataset", default="data/v1")
+    parser.add_argument("--splits", nargs="+", default=["test", "crystal"], help="split names or NAME=GLOB")
+    parser.add_argument("--baseline", action="append", default=[])
+    parser.add_argument("--run", type=Path, help="the training run folder (checkpoint.json, config)")
+    parser.add_argument("--status", default="")
+    parser.add_argument("--notes", type=Path, help="markdown appended as 'Limits and notes'")
+    args = parser.parse_args()
+    folder = Path(args.model)
+    config = json.loads((folder / "config.json").read_text())
+    name = config.get("name", folder.name)
+    out_dir = folder / "evaluation"
+    out_dir.mkdir(exist_ok=True)
+    lines = [f"# {name}", ""]
+    if args.status:
+        lines += [args.status, ""]
+    dom = config.get("domain", {})
+    lines += ["Geometry-based ELF of dense hydrogen: ProbeNet (probe-point message passing, exactly invariant to "
+              "rotations, lattice translations and permutations), hydrogen only.", "",
+              f"- Protocol of the labels: `{config.get('protocol_id')}` (QE 6.7, PBE, 60 Ry, k-spacing 0.45 Å⁻¹).",
+              f"- Training domain: rs {dom.get('rs_range', ['?', '?'])[0]:.2f}–{dom.get('rs_range', ['?', '?'])[1]:.2f} bohr, "
+              f"shortest H–H {dom.get('min_hh', float('nan')):.3f} Å; outside it `predict` warns and sets `out_of_domain`.", ""]
+    lines += training_section(args.run)
+    for split in args.splits:
+        topology = True
+        docs = []
+        for model in [str(folder), *args.baseline]:
+            doc, cmd = evaluate(model, args.dataset, split, topology)
+            label = name if model == str(folder) else doc["model"]
+            split_name, _, pattern = split_files(split)
+            (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))
+            docs.append((label, doc, cmd))
+        lines += [f"## Split `{split_name}`: `{pattern or args.dataset}`", "",
+                  "| model | files | R² (pooled) | MAE | RMSE | max | W1 | Δφ_3D within 0.02 | CPs matched | s/file |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [metrics_row(label, doc) for label, doc, _ in docs]
+        lines += ["", "Commands:", ""] + [f"    {cmd}" for _, _, cmd in docs] + [""]
+        lines += [f"Per pressure bin ({name}):", "", "| bin (GPa) | files | R² | MAE | RMSE |", "|---|---|---|---|---|"]
+        lines += pressure_rows(docs[0][1]) + [""]
+        lines += [f"Per file ({name}):", "", "| sample | R² | MAE | max | φ_3D DFT | φ_3D pred | Δφ_3D | CPs matched |",
+                  "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
+    if args.notes:
+        lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]
+    (folder / "MODEL_CARD.md").write_text("\n".join(lines))
+    print(f"wrote {folder / 'MODEL_CARD.md'} and {out_dir}/")
+
+
+if __name__ == "__main__":
+    main()
