@@ -102,3 +102,20 @@ def test_killing_the_run_and_rerunning_completes_it(setup, tmp_path):
     rows = rows_of(out)
     assert len(rows) == N_FRAMES == len(set(rows))
     assert (tmp_path / "phi.png").stat().st_size > 1000
+
+
+def test_an_ase_database_is_screened_with_its_key_value_pairs(setup, tmp_path):
+    from ase.db import connect
+    from ase.io import read
+
+    db = connect(tmp_path / "candidates.db")
+    for k, atoms in enumerate(read(setup / "traj.extxyz", index=":5")):
+        atoms.info = {}
+        db.write(atoms, pressure_gpa=250.0 + k, origin="search")
+    out = tmp_path / "res.csv"
+    screen([str(tmp_path / "candidates.db")], str(out), opts(setup), chunk=2, workers=1, progress=False)
+    import pyarrow.csv as pacsv
+
+    rows = pacsv.read_csv(out).to_pylist()
+    assert [r["frame"] for r in rows] == [0, 1, 2, 3, 4]
+    assert [r["pressure_gpa"] for r in rows] == [250.0, 251.0, 252.0, 253.0, 254.0]

@@ -15,7 +15,14 @@ def read_frames(path: str) -> list[Atoms]:
         if path.endswith(".db"):
             from ase.db import connect
 
-            return [row.toatoms() for row in connect(path).select()]
+            # add_additional_information puts the row's key-value pairs (pressure_gpa, labels)
+            # into info["key_value_pairs"]; lift them to info where the rest of geoelf looks
+            frames = []
+            for row in connect(path).select():
+                atoms = row.toatoms()
+                atoms.info.update(row.key_value_pairs)
+                frames.append(atoms)
+            return frames
         frames = read(path, index=":")
     except FileNotFoundError:
         raise GeoelfError("no such file", path) from None
