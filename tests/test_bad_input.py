@@ -116,3 +116,18 @@ def test_readers_raise_only_geoelf_error(tmp_path_factory, data):
         read(str(tmp / name))
     except GeoelfError as exc:
         assert str(tmp / name) in str(exc)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["screen", "t.extxyz", "-o", "r.parquet", "--chunk", "0"], "--chunk: 0 must be at least 1"),
+    (["screen", "t.extxyz", "-o", "r.parquet", "--workers", "two"], "--workers: 'two' is not an integer"),
+    (["screen", "t.extxyz", "-o", "r.parquet", "--isovalue", "-0.1"], "--isovalue: -0.1 is outside [0, 1]"),
+    (["predict", "t.extxyz", "--spacing", "0"], "--spacing: 0 must be a positive number"),
+    (["predict", "t.extxyz", "--grid", "48", "0", "48"], "--grid: 0 must be at least 1"),
+    (["predict", "t.extxyz", "--threads", "-2"], "--threads: -2 must be at least 1"),
+])
+def test_bad_numeric_options_give_one_line_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as stop:  # argparse exits itself, through the package's parser
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -9,6 +9,39 @@ import sys
 from typing import Any
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (a bad value becomes the parser's one-line error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def elf_value(text: str) -> float:
+    """argparse type: an ELF isovalue in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
 def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["cube", "vasp", "xsf", "npz", "sample"], help="input format (default: from name/content)")
     p.add_argument("--fix-qe-elf", action="store_true", help="correct QE 6.8–7.5 ELF files (QE issue 819)")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from geoelf.cli.common import elf_value, positive_float, positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("structures", nargs="+", metavar="STRUCTURE", help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)")
     p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1)")
     grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--grid", type=int, nargs=3, metavar="N", help="grid points along a, b, c")
-    grid.add_argument("--spacing", type=float, metavar="Å", help="largest grid spacing")
+    grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N", help="grid points along a, b, c")
+    grid.add_argument("--spacing", type=positive_float, metavar="Å", help="largest grid spacing")
     grid.add_argument("--like", metavar="REF", help="the grid (and cell) of this reference ELF file")
     p.add_argument("-o", "--output", help="ELF file (.cube, ELFCAR, .xsf, .npz, + .gz); several frames get _NNNNN before the suffix")
     p.add_argument("--network", action="store_true", help="also compute φ_1D/2D/3D, φ* and the H network")
-    p.add_argument("--isovalue", type=float, default=0.7,
+    p.add_argument("--isovalue", type=elf_value, default=0.7,
                    help="ELF at which H clusters are counted with --network (default 0.7, as in screen; at φ_3D every H percolates)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 

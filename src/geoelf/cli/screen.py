@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from geoelf.cli.common import elf_value, positive_float, positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="trajectory files (extxyz, ASE .traj, LAMMPS dump, XDATCAR ...), folders, ASE .db")
     p.add_argument("-o", "--output", required=True, help="results table (.parquet, or .csv)")
     p.add_argument("--model", help="model package or shipped name (default: dense-h-v1)")
     grid = p.add_mutually_exclusive_group()
-    grid.add_argument("--grid", type=int, nargs=3, metavar="N")
-    grid.add_argument("--spacing", type=float, metavar="Å")
-    p.add_argument("--isovalue", type=float, default=0.7, help="ELF isovalue of the H cluster statistics (default 0.7)")
+    grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N")
+    grid.add_argument("--spacing", type=positive_float, metavar="Å")
+    p.add_argument("--isovalue", type=elf_value, default=0.7, help="ELF isovalue of the H cluster statistics (default 0.7)")
     p.add_argument("--elf-out", metavar="DIR", help="also write each frame's ELF as DIR/<name>_<frame>.cube.gz")
     p.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (default: a local one)")
-    p.add_argument("--workers", type=int, help="local workers (default: one per core)")
-    p.add_argument("--chunk", type=int, default=4, help="frames per task")
+    p.add_argument("--workers", type=positive_int, help="local workers (default: one per core)")
+    p.add_argument("--chunk", type=positive_int, default=4, help="frames per task")
     p.add_argument("--plot", metavar="PNG", help="summary plot of φ against pressure (or frame)")
 
 
