@@ -20,13 +20,15 @@ from geoelf.model.predict import Predictor, dft_grid
 
 CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
 LONG = NetConfig(**{**CFG.as_dict(), "long_range_sigmas": [0.8, 1.6]})
+GRAM = NetConfig(**{**CFG.as_dict(), "vector_gram": True})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram"])
 def net(request):
-    """The local ProbeNet and the one with long-range channels: every test holds for both."""
+    """The local ProbeNet, the one with long-range channels and the one whose head reads the
+    vector channels' Gram matrix: every test holds for all three."""
     torch.manual_seed(0)
-    return ProbeNet(CFG if request.param == "local" else LONG).double().eval()
+    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):

@@ -5,7 +5,8 @@ Atoms carry invariant features refined by SchNet-style continuous-filter interac
 ``cutoff_probe``: scalar channels  s_p = Σ_a f(r_pa) ⊙ h_a  and vector channels
 v_p = Σ_a g(r_pa) ⊙ h_a ⊗ r̂_pa, whose squared norms |v_p|² (per channel) carry angular
 information about where the neighbours sit (at an H–H bond midpoint the vectors cancel) while
-staying exactly rotation invariant. An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
+staying exactly rotation invariant (with ``vector_gram``, all dot products v_c · v_d between
+channels instead). An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
@@ -38,6 +39,10 @@ class NetConfig:
     hidden: int = 64
     long_range_sigmas: list[float] = field(default_factory=list)  # Å; empty: local model only
     long_range_channels: int = 2  # learned charges per width
+    # True: the head reads every dot product v_c · v_d of the vector channels (their Gram matrix,
+    # upper triangle) instead of the squared norms alone: more three-body angular terms
+    # Σ_ab w_a^c w_b^d cos θ_ab at the cost of a wider first head layer
+    vector_gram: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,11 +98,14 @@ class ProbeNet(nn.Module):
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
         self.atom_to_vector = nn.Linear(c.features, c.vector_features, bias=False)
         n_long = len(c.long_range_sigmas) * c.long_range_channels
+        n_vec = c.vector_features * (c.vector_features + 1) // 2 if c.vector_gram else c.vector_features
+        if c.vector_gram:
+            self.register_buffer("gram_index", torch.triu_indices(c.vector_features, c.vector_features), persistent=False)
         if n_long:
             self.charges = nn.Linear(c.features, n_long)
             self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + c.vector_features + n_long, c.hidden), nn.SiLU(),
+            nn.Linear(c.features + n_vec + n_long, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
@@ -132,8 +140,16 @@ class ProbeNet(nn.Module):
         w = self.vector_filter(rbf) * self.atom_to_vector(h)[pa]  # (E, V)
         v = torch.zeros(n_probes, w.shape[1], 3, dtype=h.dtype, device=h.device)
         v.index_add_(0, pi, w[:, :, None] * unit[:, None, :])
-        feats = [s, (v * v).sum(-1)] + ([extra] if extra is not None else [])
+        feats = [s, self.vector_invariants(v)] + ([extra] if extra is not None else [])
         return self.head(torch.cat(feats, dim=1))[:, 0]
+
+    def vector_invariants(self, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
+        """Rotation invariants (P, n) of vector channels v (P, V, 3), or (P, 3, V) with vector_axis=1:
+        squared norms, or the Gram matrix's upper triangle when ``vector_gram`` is set."""
+        if not self.config.vector_gram:
+            return (v * v).sum(vector_axis)
+        gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
+        return gram[:, self.gram_index[0], self.gram_index[1]]
 
     def atom_contributions(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-atom, per-radial-function probe contributions: us (N, K, F) and uv (N, K, V).
@@ -149,7 +165,7 @@ class ProbeNet(nn.Module):
                            extra: torch.Tensor | None = None) -> torch.Tensor:
         """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
         and the long-range channels (P, C) of a long-range model."""
-        feats = [s, (v * v).sum(vector_axis)] + ([extra] if extra is not None else [])
+        feats = [s, self.vector_invariants(v, vector_axis)] + ([extra] if extra is not None else [])
         return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
 
     def forward(self, batch: dict) -> torch.Tensor:
