@@ -50,6 +50,11 @@ def test_info_counts_and_json_contract(tmp_path, capsys):
     assert doc["by_phase"] == {"crystal": 1, "fluid": 25}
     assert doc["natoms"] == {"128": 1, "64": 24, "8": 1}
     assert doc["by_temperature"]["1000"] == 12
+    (tmp_path / "fluid" / "big" / "big_0.h5").unlink()  # no 128-atom sample and no crystal left:
+    (tmp_path / "crystal" / "Pa-3.h5").unlink()  # the contract's keys stay, with 0
+    assert main(["dataset", "info", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["natoms"] == {"64": 24, "128": 0} and doc["by_phase"] == {"fluid": 24, "crystal": 0}
 
 
 def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):

@@ -77,9 +77,10 @@ def info(root: str | Path) -> dict[str, Any]:
     return {
         "root": str(root),
         "total": len(rows),
-        "by_phase": by(lambda r: "fluid" if r.get("phase") == "fluid" else "crystal" if r.get("phase") else "unknown"),
+        # the JSON contract's keys are always there, 0 when a dataset has none of them yet
+        "by_phase": {"fluid": 0, "crystal": 0, **by(lambda r: "fluid" if r.get("phase") == "fluid" else "crystal" if r.get("phase") else "unknown")},
         "by_split": by(lambda r: split_of(r, splits)) if splits else {},
-        "natoms": by(lambda r: r.get("natoms")),
+        "natoms": {"64": 0, "128": 0, **by(lambda r: r.get("natoms"))},
         "by_rs": by(lambda r: f"{r['rs']:.2f}" if r.get("rs") is not None else "none"),
         "by_temperature": by(lambda r: r.get("temperature_k", "none")),
         "by_pressure_gpa": by(lambda r: pressure_bin(r.get("pressure_gpa"))),
