@@ -32,12 +32,7 @@ def main() -> None:
     files = sorted(glob.glob(args.files))
     if not files:
         raise SystemExit(f"no files match {args.files}")
-    if files[0].endswith(".h5"):
-        from geoelf.data.sample import read_sample
-
-        ref = read_sample(files[0])[0]
-    else:
-        ref = read_elf(files[0])
+    ref = read_elf(files[0])  # dataset samples (.h5) too
     print(f"{len(files)} files; time on {'×'.join(map(str, ref.shape))} with {len(ref.atoms)} atoms, {args.threads} threads")
     for model in args.models:
         done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *files, "--model", model, "--json", "--no-topology"],

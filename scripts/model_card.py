@@ -36,17 +36,15 @@ def split_files(split: str) -> tuple[str, list[str], str]:
 
 def evaluate(model: str, dataset: str, split: str, topology: bool) -> tuple[dict, str]:
     """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command."""
-    name, files, pattern = split_files(split)
+    _, files, pattern = split_files(split)
+    options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
-    shown = [pattern] if files else where
-    cmd = ["geoelf", "evaluate", *shown, "--model", model, "--json"]
-    if not topology:
-        cmd.append("--no-topology")
-    argv = [*where, *cmd[2 + len(shown) :]]
-    done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *argv], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *where, *options], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"evaluate failed: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout), shlex.join(cmd).replace(shlex.quote(pattern), pattern) if pattern else shlex.join(cmd)
+    # the glob is shown unexpanded, as a user would type it
+    shown = f"geoelf evaluate {pattern} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
+    return json.loads(done.stdout), shown
 
 
 def metrics_row(name: str, doc: dict) -> str:
