@@ -74,6 +74,26 @@ def test_batched_equals_one_by_one(net):
     np.testing.assert_allclose(both, np.concatenate([run(net, a, pa), run(net, b, pb)]), atol=1e-12)
 
 
+def test_the_device_neighbour_search_gives_the_kd_tree_pairs_and_the_same_elf(net):
+    """The brute-force torch search (the GPU training path, run here on the CPU) against the KD-tree."""
+    from geoelf.model.batch import _make_batch_on_device
+    from geoelf.model.neighbours import neighbour_pairs, neighbour_pairs_torch
+
+    a, b = structure(7), structure(8, n=9, triclinic=False)
+    pa = np.random.default_rng(9).random((300, 3)) @ a.cell.array * 1.7 - 1.0  # points outside the cell too
+    pb = np.random.default_rng(10).random((40, 3)) @ b.cell.array
+    for pts, exclude in ((pa, False), (a.positions, True)):
+        p, q, d = neighbour_pairs(pts, a.positions, a.cell.array, 3.0, exclude_self=exclude)
+        tp, tq, td = neighbour_pairs_torch(pts, a.positions, a.cell.array, 3.0, exclude_self=exclude, max_block=5000)
+        key = lambda p, q, d: sorted(zip(p.tolist(), q.tolist(), np.round(np.asarray(d), 9).tolist()))  # noqa: E731
+        assert len(p) > 100 and key(p, q, d) == key(tp.numpy(), tq.numpy(), td.numpy())
+    cut = (CFG.cutoff_atom, CFG.cutoff_probe)
+    on_device = _make_batch_on_device([(a, pa), (b, pb)], *cut, dtype=torch.float64, device="cpu")
+    with torch.no_grad():
+        both = net(on_device).numpy()
+    np.testing.assert_allclose(both, np.concatenate([run(net, a, pa), run(net, b, pb)]), atol=1e-12)
+
+
 def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tmp_path):
     atoms = structure(7, n=3)  # 2.4–2.8 Å cell, cutoffs 2.0/3.0 Å: many periodic images
     package.save(net.float(), tmp_path / "m", {"name": "t"})
@@ -137,6 +157,14 @@ def test_tiny_seeded_training_learns_and_resumes_exactly(tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     assert model.name == "model" and (model / "config.json").exists()
+
+
+def test_a_budgeted_run_decays_the_rate_by_time_and_validates_its_last_step(tmp_path):
+    tiny_train(tmp_path, steps=10**6, minutes=0.04, lr_by_time="true")
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert 0 < state["step"] < 10**6 and state["history"][-1]["step"] == state["step"]
+    # the rate at the last step is within one step's share of the budget of lr_final (0.001)
+    assert 0.001 <= state["history"][-1]["lr"] < 0.0012
 
 
 def test_predict_and_evaluate_cli(tmp_path, capsys):

@@ -65,8 +65,8 @@ def coefficients(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sig
                  ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(m (M, 3), G (M, 3), A_re, A_im (C, M)): L_c(r) = mean_i q_ic + 2 Σ_M Re[A e^{iG·r}]."""
     m = half_space_indices(cell, g_max(float(sigmas.min())))
-    recip = torch.as_tensor(2 * math.pi * np.linalg.inv(cell).T, dtype=q.dtype)
-    gvec = torch.as_tensor(m, dtype=q.dtype) @ recip
+    recip = torch.as_tensor(2 * math.pi * np.linalg.inv(cell).T, dtype=q.dtype, device=q.device)
+    gvec = torch.as_tensor(m, dtype=q.dtype, device=q.device) @ recip
     s_re, s_im = structure_factor(q, positions.to(q.dtype), gvec)
     damp = torch.exp(-0.5 * sigmas[:, None] ** 2 * (gvec**2).sum(1)[None, :]) / len(q)
     return m, gvec, s_re * damp, s_im * damp

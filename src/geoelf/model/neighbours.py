@@ -55,3 +55,41 @@ def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray,
         p, q, disp = p[keep], q[keep], disp[keep]
     order = np.argsort(p, kind="stable")
     return p[order], (q % n)[order], disp[order]
+
+
+def neighbour_pairs_torch(points, positions, cell: np.ndarray, cutoff: float, exclude_self: bool = False,
+                          device: str = "cpu", max_block: int = 2**25):
+    """``neighbour_pairs`` by brute force over atom images in torch, on ``device`` (a GPU in training).
+
+    Same pairs and displacements as the KD-tree version (the order within a point may differ).
+    Points are taken in blocks so that a block's displacement array stays under ``max_block``
+    entries. Args as ``neighbour_pairs`` (numpy arrays or tensors); returns tensors on ``device``.
+    """
+    import torch
+
+    dt = torch.float64
+    cell_t = torch.as_tensor(cell, dtype=dt, device=device)
+    inv = torch.linalg.inv(cell_t)
+    pf = torch.as_tensor(points, dtype=dt, device=device).reshape(-1, 3) @ inv
+    wrapped = (pf - torch.floor(pf)) @ cell_t
+    af = torch.as_tensor(positions, dtype=dt, device=device).reshape(-1, 3) @ inv
+    af = af - torch.floor(af)
+    images = torch.as_tensor(image_range(cell, cutoff), dtype=dt, device=device)
+    all_atoms = (af[None, :, :] + images[:, None, :]).reshape(-1, 3) @ cell_t  # image-major: index % n is the atom
+    n = len(af)
+    ps, qs, ds = [], [], []
+    block = max(1, max_block // max(1, 3 * len(all_atoms)))
+    for start in range(0, len(wrapped), block):
+        disp = wrapped[start : start + block, None, :] - all_atoms[None, :, :]  # (B, M·N, 3)
+        r2 = (disp * disp).sum(-1)
+        near = r2 < cutoff * cutoff
+        if exclude_self:
+            near &= r2 > 1e-16
+        p, q = near.nonzero(as_tuple=True)
+        ps.append(p + start)
+        qs.append(q % n)
+        ds.append(disp[p, q])
+    if not ps:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return empty, empty, torch.zeros((0, 3), dtype=dt, device=device)
+    return torch.cat(ps), torch.cat(qs), torch.cat(ds)

@@ -47,6 +47,10 @@ class TrainConfig:
     val_every: int = 500
     val_probes: int = 20000
     threads: int = 0  # 0: torch's default
+    device: str = "auto"  # "auto": the GPU when there is one (cuda), else "cpu"; or name one
+    # True: the learning rate decays with max(step / steps, minutes spent / minutes), so a run cut
+    # short by its wall-clock budget still ends at lr_final (budgeted runs on unknown hardware)
+    lr_by_time: bool = False
     synthetic: int = 0  # > 0: train on this many synthetic promolecular-ELF structures (tests, demos)
     architecture: str = "probenet"  # or "elfnet-cnn" (the CNN baseline)
     net: dict[str, Any] = field(default_factory=dict)

@@ -30,7 +30,7 @@ def _val_set(items: list[Item], n: int, seed: int) -> list[tuple]:
     return [(it.atoms, *it.probes(rng, per)) for it in items]
 
 
-def evaluate_probes(net, val: list[tuple], cfg_net) -> dict[str, float]:
+def evaluate_probes(net, val: list[tuple], cfg_net, device: str = "cpu") -> dict[str, float]:
     """R², MAE, RMSE of the network on fixed validation probes (pooled)."""
     import torch
 
@@ -39,8 +39,8 @@ def evaluate_probes(net, val: list[tuple], cfg_net) -> dict[str, float]:
     preds, refs = [], []
     with torch.no_grad():
         for atoms, pts, y in val:
-            batch = make_batch([(atoms, pts)], cfg_net.cutoff_atom, cfg_net.cutoff_probe)
-            preds.append(net(batch).numpy())
+            batch = make_batch([(atoms, pts)], cfg_net.cutoff_atom, cfg_net.cutoff_probe, device=device)
+            preds.append(net(batch).cpu().numpy())
             refs.append(y)
     p, r = np.concatenate(preds), np.concatenate(refs)
     return {"r2": float(1 - np.sum((p - r) ** 2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(p - r))),
@@ -66,8 +66,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
         return train_cnn(cfg, train_items, val_items, progress)
     net_cfg = NetConfig(**cfg.net)
-    net = ProbeNet(net_cfg)
     dist = Distributed.start(cfg.batch_structures)
+    device = dist.device(cfg.device)
+    net = ProbeNet(net_cfg).to(device)
     model = dist.wrap(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = resume(out, cfg, net, opt)
@@ -83,11 +84,34 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     t_start = time.perf_counter() - state.get("seconds", 0.0)
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or dist.rank != 0)
     losses: list[float] = []
+    lr = cfg.lr
+
+    def validate_and_save() -> None:
+        nonlocal best, losses
+        metrics = evaluate_probes(net, val, net_cfg, device)
+        history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
+                        "minutes": (time.perf_counter() - t_start) / 60})
+        losses = []
+        bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}")
+        if metrics["mae"] < best:
+            best = metrics["mae"]
+            _package(net, out / "model", cfg, train_items, history)
+        checkpoint(out, net, opt, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
+                                    "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
+        plot_history(history, out / "loss.png")
+
     while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
-        if (time.perf_counter() - t_start) / 60 > cfg.minutes:
+        # every rank sees the same (mean) clock, so all stop at the same step with the same lr
+        minutes_spent = dist.mean((time.perf_counter() - t_start) / 60)
+        if minutes_spent > cfg.minutes:
             log.info("time budget of %.0f min spent at step %d", cfg.minutes, step)
+            if losses and dist.rank == 0:
+                validate_and_save()  # the steps since the last validation are not lost
             break
-        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** (step / max(1, cfg.steps))
+        progress_fraction = step / max(1, cfg.steps)
+        if cfg.lr_by_time:
+            progress_fraction = max(progress_fraction, minutes_spent / cfg.minutes)
+        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** min(1.0, progress_fraction)
         for group in opt.param_groups:
             group["lr"] = lr
         chosen = rng.choice(len(train_items), size=min(cfg.batch_structures, len(train_items)), replace=False)
@@ -99,9 +123,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         # each rank takes its share; DDP averages the gradients, which equals the gradient of
         # the mean over the global batch because every share has the same number of probes
         parts, targets = parts[dist.rank :: dist.world], targets[dist.rank :: dist.world]
-        batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe)
+        batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe, device=device)
         pred = model(batch)
-        loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets))) ** 2)
+        loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets), device=device)) ** 2)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -110,17 +134,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         step += 1
         bar.update(1)
         if (step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at)) and dist.rank == 0:
-            metrics = evaluate_probes(net, val, net_cfg)
-            history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
-                            "minutes": (time.perf_counter() - t_start) / 60})
-            losses = []
-            bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}")
-            if metrics["mae"] < best:
-                best = metrics["mae"]
-                _package(net, out / "model", cfg, train_items, history)
-            checkpoint(out, net, opt, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
-                                        "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
-            plot_history(history, out / "loss.png")
+            validate_and_save()
     bar.close()
     if dist.rank == 0 and not (out / "model" / "config.json").exists():
         _package(net, out / "model", cfg, train_items, history)
@@ -131,8 +145,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 class Distributed:
     """Data parallelism under torchrun (DDP): gloo on CPU, nccl on GPUs; a no-op otherwise."""
 
-    def __init__(self, rank: int = 0, world: int = 1) -> None:
-        self.rank, self.world = rank, world
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self.cuda = False
 
     @classmethod
     def start(cls, batch_structures: int) -> "Distributed":
@@ -148,14 +163,25 @@ class Distributed:
         import torch
 
         td.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return cls(td.get_rank(), world)
+        return cls(td.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+    def device(self, wanted: str) -> str:
+        """The torch device of this process: ``wanted`` ("auto": this rank's GPU if any, else cpu)."""
+        import torch
+
+        if wanted == "auto":
+            wanted = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise GeoelfError(f"device {wanted!r} asked for, but torch sees no GPU")
+        self.cuda = wanted.startswith("cuda")
+        return wanted
 
     def wrap(self, net):
         if self.world == 1:
             return net
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(net)
+        return DistributedDataParallel(net, device_ids=[self.local_rank] if self.cuda else None)
 
     def mean(self, value: float) -> float:
         """The mean of a number over all processes (the global batch loss)."""
@@ -164,7 +190,7 @@ class Distributed:
         import torch
         import torch.distributed as td
 
-        t = torch.tensor([value], dtype=torch.float64)
+        t = torch.tensor([value], dtype=torch.float64, device=f"cuda:{self.local_rank}" if self.cuda else "cpu")
         td.all_reduce(t)
         return float(t) / self.world
 
@@ -193,10 +219,11 @@ def write_resolved(out: Path, cfg: TrainConfig) -> None:
 def checkpoint(out: Path, net, opt, state: dict) -> None:
     from safetensors.torch import save_file
 
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     for i, s in opt.state_dict()["state"].items():
         for name, value in s.items():
-            tensors[f"optim.{i}.{name}"] = value.detach().reshape(-1).contiguous() if value.ndim == 0 else value.detach().contiguous()
+            value = value.detach().cpu()
+            tensors[f"optim.{i}.{name}"] = value.reshape(-1).contiguous() if value.ndim == 0 else value.contiguous()
     with atomic_path(out / "checkpoint.safetensors") as tmp:
         save_file(tensors, tmp)
     with atomic_path(out / "checkpoint.json") as tmp:
@@ -234,8 +261,11 @@ def resume(out: Path, cfg: TrainConfig, net, opt) -> dict:
 
 
 def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: list[dict]) -> None:
+    import copy
+
     from geoelf.model import package
 
+    net = copy.deepcopy(net).cpu()  # packages and domain statistics are made on the CPU
     package.save(net, folder, {"name": cfg.name, "version": 1, "training": {"data": cfg.data, "split": cfg.train_split,
                  "seed": cfg.seed, "synthetic": cfg.synthetic, "last": history[-1] if history else None},
                  "protocol_id": items[0].meta.get("protocol_id"), "domain": domain_stats(net, items)})
