@@ -3,6 +3,7 @@
 # for the same wall-clock budget on the same trajectory split of dataset v1, each process on the
 # one GPU, with the learning rate decaying by time so every run ends at lr_final.
 #   MINUTES=7.5 RESULTS=$OUT bash scripts/gpu_sweep.sh        (device machine, image's python3)
+#   ONLY=B-b16 MINUTES=3 RESULTS=$OUT bash scripts/gpu_sweep.sh   (one run alone on the GPU)
 #   MINUTES=0.2 DEVICE=cpu RESULTS=/tmp/s bash scripts/gpu_sweep.sh   (a dry run here)
 # Held out (validation): whole trajectories h64_rs1.33_T2800_s111 and h64_rs1.49_T1200_s130.
 # Results: $RESULTS/sweep.tar.gz (each run's model package, checkpoint.json, loss.png, log).
@@ -41,14 +42,15 @@ declare -A RUNS=(
   [LR-b16]="configs/dense-h-lr.yaml $b16"
   [C-b16]="configs/dense-h-v1.yaml $b16 net.features=64 net.vector_features=32 net.hidden=128 net.layers=4"
 )
-for name in "${!RUNS[@]}"; do
+ONLY=${ONLY:-${!RUNS[*]}}  # e.g. ONLY="B-b16 A-b4": a subset of the runs
+for name in $ONLY; do
     set -- ${RUNS[$name]}
     cfg=$1; shift
     $PY -c "from geoelf.cli.main import main; main()" train "$cfg" $common "$@" out="$WORK/$name" name="$name" \
         > "$WORK/$name.log" 2>&1 &
 done
 wait
-for name in "${!RUNS[@]}"; do
+for name in $ONLY; do
     echo "== $name: $(tail -c 300 "$WORK/$name.log" | tr '\r' '\n' | tail -n 2)"
     $PY -c "import json,sys; h=json.load(open(sys.argv[1]))['history']; print([(r['step'], round(r['val_r2'],5), round(r['val_mae'],5)) for r in h])" "$WORK/$name/checkpoint.json"
 done

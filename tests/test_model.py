@@ -87,6 +87,10 @@ def test_the_device_neighbour_search_gives_the_kd_tree_pairs_and_the_same_elf(ne
         tp, tq, td = neighbour_pairs_torch(pts, a.positions, a.cell.array, 3.0, exclude_self=exclude, max_block=5000)
         key = lambda p, q, d: sorted(zip(p.tolist(), q.tolist(), np.round(np.asarray(d), 9).tolist()))  # noqa: E731
         assert len(p) > 100 and key(p, q, d) == key(tp.numpy(), tq.numpy(), td.numpy())
+        # and both find every pair that a generous ±4 images by brute force finds
+        k = np.stack(np.meshgrid(*[np.arange(-4, 5)] * 3, indexing="ij"), -1).reshape(-1, 3) @ a.cell.array
+        r = np.linalg.norm(pts[:, None, None, :] - a.positions[None, :, None, :] - k[None, None, :, :], axis=-1)
+        assert len(p) == np.count_nonzero((r < 3.0) & (r > (1e-8 if exclude else -1)))
     cut = (CFG.cutoff_atom, CFG.cutoff_probe)
     on_device = _make_batch_on_device([(a, pa), (b, pb)], *cut, dtype=torch.float64, device="cpu")
     with torch.no_grad():

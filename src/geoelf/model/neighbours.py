@@ -13,13 +13,16 @@ from scipy.spatial import cKDTree
 
 
 def image_range(cell: np.ndarray, cutoff: float) -> np.ndarray:
-    """Lattice images (M, 3) needed so that every point within ``cutoff`` of the cell is covered.
+    """Lattice images (M, 3) that hold every pair closer than ``cutoff`` between a point and an
+    atom that are both wrapped into the cell (fractional coordinates in [0, 1]).
 
-    Along a_i the planes of the lattice are 1/|b_i| apart (b_i reciprocal, no 2π); one image more
-    covers points anywhere inside the cell.
+    Along a_i the planes of the lattice are 1/|b_i| apart (b_i reciprocal, no 2π), so a pair at
+    distance r differs by |d_i + k_i| ≤ r |b_i| in fractional coordinate i; with |d_i| ≤ 1 that
+    needs |k_i| < 1 + cutoff |b_i|, i.e. |k_i| ≤ ceil(cutoff |b_i|) (the tiny margin makes it
+    a superset when cutoff |b_i| is an integer).
     """
     recip = np.linalg.inv(cell).T
-    n = [int(math.ceil(cutoff * float(np.linalg.norm(b)))) + 1 for b in recip]
+    n = [int(math.ceil(cutoff * float(np.linalg.norm(b)) + 1e-9)) for b in recip]
     grids = np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij")
     return np.stack([g.ravel() for g in grids], axis=1)
 
