@@ -78,6 +78,11 @@ def test_report_long_wave_fraction_and_r2_without_long_waves():
     assert rep["longwave_fraction"] == pytest.approx(0.02**2 / (0.02**2 + 0.01**2), rel=1e-9)
     sst = np.sum((ref.data - ref.data.mean()) ** 2)
     assert rep["r2_without_longwave"] == pytest.approx(1 - np.sum(short**2) / sst, rel=1e-9)
+    # the reference is a wave of |k| = 3π/2 > k_cut: none of its variance is long-wave, and its own
+    # ξ is the sinc crossing at that k
+    assert rep["reference_longwave_fraction"] == pytest.approx(0.0, abs=1e-12)
+    x = brentq(lambda x: math.sin(x) / x - 1 / math.e, 1.0, 3.0)
+    assert rep["xi_reference"] == pytest.approx(x / (1.5 * math.pi), rel=0.06)
     rows = by_pressure([{**rep, "pressure_gpa": 150.0}, {**rep, "pressure_gpa": 160.0}])
     assert rows[0]["files"] == 2 and rows[0]["rms"]["ci95"][0] <= rows[0]["rms"]["mean"] <= rows[0]["rms"]["ci95"][1]
 

@@ -47,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(doc)
         return 0
-    print(f"  {'file':48s} {'RMS':>7s} {'ξ (Å)':>6s} {'ξ fit':>6s} {'d_HH':>6s} {'long-wave':>9s} {'R²':>8s} {'R² w/o LW':>9s}")
+    print(f"  {'file':48s} {'RMS':>7s} {'ξ (Å)':>6s} {'ξ fit':>6s} {'ξ ELF':>6s} {'d_HH':>6s} {'long-wave':>9s} {'LW ELF':>7s} "
+          f"{'R²':>8s} {'R² w/o LW':>9s}")
     for f in files:
-        print(f"  {f['path'][-48:]:48s} {f['rms']:7.4f} {fmt(f['xi'], 3):>6s} {fmt(f['xi_fit'], 3):>6s} {f['d_hh']:6.3f} "
-              f"{f['longwave_fraction']:9.3f} {f['r2']:8.5f} {f['r2_without_longwave']:9.5f}")
+        print(f"  {f['path'][-48:]:48s} {f['rms']:7.4f} {fmt(f['xi'], 3):>6s} {fmt(f['xi_fit'], 3):>6s} {fmt(f['xi_reference'], 3):>6s} "
+              f"{f['d_hh']:6.3f} {f['longwave_fraction']:9.3f} {f['reference_longwave_fraction']:7.3f} {f['r2']:8.5f} "
+              f"{f['r2_without_longwave']:9.5f}")
     for row in doc["by_pressure"]:
         print(f"  {row['bin_gpa']:>9s} GPa ({row['files']} files): RMS {row['rms']['mean']:.4f} "
               f"[{row['rms']['ci95'][0]:.4f}, {row['rms']['ci95'][1]:.4f}]  ξ {fmt(row['xi']['mean'], 3)} Å "
