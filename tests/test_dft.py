@@ -16,7 +16,7 @@ import pytest
 from ase import Atoms
 from ase.io import write as write_structure
 
-from geoelf.dft.inputs import pw_scf_input
+from geoelf.dft.inputs import pw_md_input, pw_scf_input
 from geoelf.dft.md import random_molecular_start, volume_per_atom
 from geoelf.dft.parsers import RY_EV, parse_md_frames, parse_pw_scf
 from geoelf.dft.profile import Profile
@@ -77,6 +77,12 @@ def test_protocol_kmesh_and_input():
     with pytest.raises(GeoelfError):
         pw_scf_input(Atoms("LiH", positions=[[0, 0, 0], [1.6, 0, 0]], cell=[3, 3, 3], pbc=True), p, (1, 1, 1), "/x")
     assert MdSettings().dt_ry == pytest.approx(9.92, abs=0.01)
+    h2 = Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=[3, 3, 3], pbc=True)
+    md = pw_md_input(h2, MdSettings(), 1500.0, 60, "/x")
+    for needle in ("ion_temperature = 'svr'", "nraise = 10", "mixing_beta = 0.3", "scf_must_converge = .false.",
+                   "wfc_extrapolation = 'second_order'", "pot_extrapolation = 'second_order'", "K_POINTS gamma"):
+        assert needle in md
+    assert "extrapolation" not in pw_md_input(h2, MdSettings(extrapolation="none"), 1500.0, 60, "/x")
 
 
 def test_random_molecular_start_density_and_bonds():

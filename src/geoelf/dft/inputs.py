@@ -73,6 +73,8 @@ def pw_md_input(atoms: Atoms, settings, temperature: float, nstep: int, pseudo_d
     electrons = {"conv_thr": float(settings.conv_thr), "mixing_beta": float(settings.mixing_beta),
                  "scf_must_converge": False, "electron_maxstep": 80}
     ions = {"ion_dynamics": "verlet", "ion_temperature": "svr", "tempw": float(temperature), "nraise": int(settings.nraise)}
+    if settings.extrapolation != "none":
+        ions.update(pot_extrapolation=settings.extrapolation, wfc_extrapolation=settings.extrapolation)
     return (_namelist("CONTROL", control) + _namelist("SYSTEM", system) + _namelist("ELECTRONS", electrons)
             + _namelist("IONS", ions) + _structure_cards(atoms, "K_POINTS gamma"))
 
