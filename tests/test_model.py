@@ -21,14 +21,15 @@ from geoelf.model.predict import Predictor, dft_grid
 CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
 LONG = NetConfig(**{**CFG.as_dict(), "long_range_sigmas": [0.8, 1.6]})
 GRAM = NetConfig(**{**CFG.as_dict(), "vector_gram": True})
+TENSOR = NetConfig(**{**CFG.as_dict(), "tensor_features": 4})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range", "gram"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor"])
 def net(request):
-    """The local ProbeNet, the one with long-range channels and the one whose head reads the
-    vector channels' Gram matrix: every test holds for all three."""
+    """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
+    channels' Gram matrix and the one with rank-2 channels: every test holds for all four."""
     torch.manual_seed(0)
-    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM}[request.param]).double().eval()
+    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):
@@ -98,6 +99,18 @@ def test_the_device_neighbour_search_gives_the_kd_tree_pairs_and_the_same_elf(ne
     np.testing.assert_allclose(both, np.concatenate([run(net, a, pa), run(net, b, pb)]), atol=1e-12)
 
 
+def test_rank2_invariant_sees_a_bond_midpoint_where_the_vectors_cancel():
+    from geoelf.model.network import outer_components, tensor_invariants
+
+    unit = torch.tensor([[1.0, 0, 0], [-1.0, 0, 0]], dtype=torch.float64)  # two atoms on a line, probe between
+    t = outer_components(unit).sum(0).reshape(1, 1, 6)
+    assert unit.sum(0).abs().max() == 0  # the vector channel cancels
+    assert float(tensor_invariants(t)) == pytest.approx(4 * (1 - 1 / 3))  # |2 x̂x̂ᵀ − (2/3) I|²
+    # isotropic neighbours (±x, ±y, ±z) give a zero traceless part
+    six = torch.cat([torch.eye(3), -torch.eye(3)]).double()
+    assert float(tensor_invariants(outer_components(six).sum(0).reshape(1, 1, 6))) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tmp_path):
     atoms = structure(7, n=3)  # 2.4–2.8 Å cell, cutoffs 2.0/3.0 Å: many periodic images
     package.save(net.float(), tmp_path / "m", {"name": "t"})
@@ -164,7 +177,9 @@ def test_tiny_seeded_training_learns_and_resumes_exactly(tmp_path):
 
 
 def test_a_budgeted_run_decays_the_rate_by_time_and_validates_its_last_step(tmp_path):
-    tiny_train(tmp_path, steps=10**6, minutes=0.04, lr_by_time="true")
+    # no validation before the budget ends (val_every): one costs far more than a step, and the
+    # rate is checked against the clock only between steps
+    tiny_train(tmp_path, steps=10**6, minutes=0.05, lr_by_time="true", val_every=10**6)
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     assert 0 < state["step"] < 10**6 and state["history"][-1]["step"] == state["step"]
     # the rate at the last step is within one step's share of the budget of lr_final (0.001)

@@ -17,14 +17,17 @@ import numpy as np
 
 @numba.njit(cache=True, fastmath=True)
 def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray,
-                us: np.ndarray, uv: np.ndarray, centres: np.ndarray, width: float, rc: float,
-                s: np.ndarray, v: np.ndarray) -> None:
-    """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, 3, V))."""
+                us: np.ndarray, uv: np.ndarray, ut: np.ndarray, centres: np.ndarray, width: float, rc: float,
+                s: np.ndarray, v: np.ndarray, t: np.ndarray) -> None:
+    """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, 3, V),
+    t: (P, 6, T), the components xx, yy, zz, xy, xz, yz of the rank-2 channels)."""
     n0, n1, n2 = shape[0], shape[1], shape[2]
     nat, nk, nf = us.shape
     nv = uv.shape[2]
+    nt = ut.shape[2]
     rbf = np.empty(nk, dtype=us.dtype)
     wv = np.empty(nv, dtype=us.dtype)
+    wt = np.empty(nt, dtype=us.dtype)
     ws = np.empty(nf, dtype=us.dtype)
     rc2 = rc * rc
     step = centres[1] - centres[0] if nk > 1 else 0.0
@@ -70,6 +73,8 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                         ws[f] = 0.0
                     for c in range(nv):
                         wv[c] = 0.0
+                    for c in range(nt):
+                        wt[c] = 0.0
                     # local sums over the radial functions first (no aliasing with the outputs),
                     # innermost loops over contiguous channels so they vectorise
                     for k in range(nk):
@@ -78,6 +83,8 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                             ws[f] += coef * us[a, k, f]
                         for c in range(nv):
                             wv[c] += coef * uv[a, k, c]
+                        for c in range(nt):
+                            wt[c] += coef * ut[a, k, c]
                     for f in range(nf):
                         s[p, f] += ws[f]
                     ux, uy, uz = x * inv, y * inv, z * inv
@@ -85,10 +92,17 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                         v[p, 0, c] += wv[c] * ux
                         v[p, 1, c] += wv[c] * uy
                         v[p, 2, c] += wv[c] * uz
+                    for c in range(nt):
+                        t[p, 0, c] += wt[c] * ux * ux
+                        t[p, 1, c] += wt[c] * uy * uy
+                        t[p, 2, c] += wt[c] * uz * uz
+                        t[p, 3, c] += wt[c] * ux * uy
+                        t[p, 4, c] += wt[c] * ux * uz
+                        t[p, 5, c] += wt[c] * uy * uz
 
 
 @numba.njit(cache=True, parallel=True)
-def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, us, uv, centres, width, rc, s, v, nchunks):
+def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, us, uv, ut, centres, width, rc, s, v, t, nchunks):
     """Split planes i0..i1 into chunks handled by different threads (their outputs do not overlap)."""
     plane = shape[1] * shape[2]
     for c in numba.prange(nchunks):
@@ -96,14 +110,15 @@ def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, us, uv, centres
         b = i0 + (i1 - i0) * (c + 1) // nchunks
         if b > a:
             off = (a - i0) * plane
-            _accumulate(a, b, shape, cell, frac_atoms, reach, us, uv, centres, width, rc,
-                        s[off : off + (b - a) * plane], v[off : off + (b - a) * plane])
+            _accumulate(a, b, shape, cell, frac_atoms, reach, us, uv, ut, centres, width, rc,
+                        s[off : off + (b - a) * plane], v[off : off + (b - a) * plane], t[off : off + (b - a) * plane])
 
 
 def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.ndarray, us: np.ndarray, uv: np.ndarray,
                   centres: np.ndarray, width: float, rc: float, planes: tuple[int, int],
-                  dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Scalar (P, F) and vector (P, 3, V) probe channels for grid planes ``planes`` = (i0, i1).
+                  dtype: type = np.float32, ut: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scalar (P, F), vector (P, 3, V) and rank-2 (P, 6, T) probe channels for grid planes
+    ``planes`` = (i0, i1); T = 0 unless the rank-2 contributions ``ut`` (N, K, T) are given.
 
     ``dtype`` float32 (default, fast) or float64 (for exact comparisons with the PyTorch path).
 
@@ -121,8 +136,10 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     npts = (i1 - i0) * shape[1] * shape[2]
     s = np.zeros((npts, us.shape[2]), dtype=dtype)
     v = np.zeros((npts, 3, uv.shape[2]), dtype=dtype)
+    ut = np.zeros((us.shape[0], us.shape[1], 0)) if ut is None else ut
+    t = np.zeros((npts, 6, ut.shape[2]), dtype=dtype)
     _accumulate_parallel(i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac), reach,
                          np.ascontiguousarray(us, dtype=dtype), np.ascontiguousarray(uv, dtype=dtype),
-                         np.asarray(centres, dtype=np.float64), float(width), float(rc), s, v,
-                         max(1, min(i1 - i0, 4 * numba.get_num_threads())))
-    return s, v
+                         np.ascontiguousarray(ut, dtype=dtype), np.asarray(centres, dtype=np.float64), float(width),
+                         float(rc), s, v, t, max(1, min(i1 - i0, 4 * numba.get_num_threads())))
+    return s, v, t

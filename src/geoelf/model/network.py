@@ -43,6 +43,10 @@ class NetConfig:
     # upper triangle) instead of the squared norms alone: more three-body angular terms
     # Σ_ab w_a^c w_b^d cos θ_ab at the cost of a wider first head layer
     vector_gram: bool = False
+    # > 0: that many rank-2 (l = 2) channels T_p = Σ_a t(r_pa) ⊙ h_a (r̂ r̂ᵀ − I/3), read through their
+    # squared Frobenius norms Σ_ab w_a w_b (cos²θ_ab − 1/3): they tell "between two atoms on a line"
+    # (where the vector channels cancel) from "beside one atom", the anisotropy of a bond's ELF
+    tensor_features: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +86,19 @@ class Interaction(nn.Module):
         return h + self.out(agg)
 
 
+def outer_components(unit: torch.Tensor) -> torch.Tensor:
+    """The six components (E, 6) xx, yy, zz, xy, xz, yz of r̂ r̂ᵀ for unit vectors (E, 3)."""
+    x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
+    return torch.stack([x * x, y * y, z * z, x * y, x * z, y * z], dim=1)
+
+
+def tensor_invariants(t: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norms (P, T) of the traceless parts of symmetric tensors given by their
+    six components (P, T, 6): |A − tr(A) I/3|² = Σ_ii A_ii² + 2 Σ_i<j A_ij² − tr(A)²/3."""
+    diag, off = t[..., :3], t[..., 3:]
+    return (diag * diag).sum(-1) + 2 * (off * off).sum(-1) - diag.sum(-1) ** 2 / 3
+
+
 class ProbeNet(nn.Module):
     """ELF at probe points. See the module docstring for the architecture."""
 
@@ -97,6 +114,9 @@ class ProbeNet(nn.Module):
         self.scalar_filter = nn.Linear(c.rbf, c.features, bias=False)
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
         self.atom_to_vector = nn.Linear(c.features, c.vector_features, bias=False)
+        if c.tensor_features:
+            self.tensor_filter = nn.Linear(c.rbf, c.tensor_features, bias=False)
+            self.atom_to_tensor = nn.Linear(c.features, c.tensor_features, bias=False)
         n_long = len(c.long_range_sigmas) * c.long_range_channels
         n_vec = c.vector_features * (c.vector_features + 1) // 2 if c.vector_gram else c.vector_features
         if c.vector_gram:
@@ -105,7 +125,7 @@ class ProbeNet(nn.Module):
             self.charges = nn.Linear(c.features, n_long)
             self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + n_vec + n_long, c.hidden), nn.SiLU(),
+            nn.Linear(c.features + n_vec + c.tensor_features + n_long, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
@@ -140,7 +160,13 @@ class ProbeNet(nn.Module):
         w = self.vector_filter(rbf) * self.atom_to_vector(h)[pa]  # (E, V)
         v = torch.zeros(n_probes, w.shape[1], 3, dtype=h.dtype, device=h.device)
         v.index_add_(0, pi, w[:, :, None] * unit[:, None, :])
-        feats = [s, self.vector_invariants(v)] + ([extra] if extra is not None else [])
+        feats = [s, self.vector_invariants(v)]
+        if self.config.tensor_features:
+            wt = self.tensor_filter(rbf) * self.atom_to_tensor(h)[pa]  # (E, T)
+            t = torch.zeros(n_probes, wt.shape[1], 6, dtype=h.dtype, device=h.device)
+            t.index_add_(0, pi, wt[:, :, None] * outer_components(unit)[:, None, :])
+            feats.append(tensor_invariants(t))
+        feats += [extra] if extra is not None else []
         return self.head(torch.cat(feats, dim=1))[:, 0]
 
     def vector_invariants(self, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
@@ -151,21 +177,28 @@ class ProbeNet(nn.Module):
         gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
         return gram[:, self.gram_index[0], self.gram_index[1]]
 
-    def atom_contributions(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-atom, per-radial-function probe contributions: us (N, K, F) and uv (N, K, V).
+    def atom_contributions(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-atom, per-radial-function probe contributions: us (N, K, F), uv (N, K, V), ut (N, K, T).
 
-        Because the probe filters are linear in the radial basis, s_p = Σ_pairs Σ_k rbf_k us[a, k]
-        and v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂ — the form the fused grid kernel evaluates.
+        Because the probe filters are linear in the radial basis, s_p = Σ_pairs Σ_k rbf_k us[a, k],
+        v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂ and T_p = Σ_pairs Σ_k rbf_k ut[a, k] r̂r̂ᵀ — the form the
+        fused grid kernel evaluates (T = 0 channels without ``tensor_features``).
         """
         us = self.scalar_filter.weight.T[None, :, :] * h[:, None, :]
         uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
-        return us, uv
+        if not self.config.tensor_features:
+            return us, uv, h.new_zeros(h.shape[0], self.config.rbf, 0)
+        ut = self.tensor_filter.weight.T[None, :, :] * self.atom_to_tensor(h)[:, None, :]
+        return us, uv, ut
 
     def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1,
-                           extra: torch.Tensor | None = None) -> torch.Tensor:
+                           extra: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
         """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
-        and the long-range channels (P, C) of a long-range model."""
-        feats = [s, self.vector_invariants(v, vector_axis)] + ([extra] if extra is not None else [])
+        the rank-2 channels' six components (P, T, 6) (xx, yy, zz, xy, xz, yz of Σ w r̂r̂ᵀ) when the
+        model has them, and the long-range channels (P, C) of a long-range model."""
+        feats = [s, self.vector_invariants(v, vector_axis)]
+        feats += [tensor_invariants(t)] if self.config.tensor_features else []
+        feats += [extra] if extra is not None else []
         return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
 
     def forward(self, batch: dict) -> torch.Tensor:

@@ -103,7 +103,7 @@ class Predictor:
         t0 = time.perf_counter()
         h = self.atom_state(atoms)
         with torch.no_grad():
-            us, uv = (t.numpy() for t in self.net.atom_contributions(h))
+            us, uv, ut = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, h, shape)
@@ -111,11 +111,13 @@ class Predictor:
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
             i1 = min(shape[0], i0 + step)
-            s, v = grid_messages(shape, atoms.cell.array, atoms.positions, us, uv, rbf.centres.numpy(), rbf.width,
-                                 self.net.config.cutoff_probe, (i0, i1))
+            s, v, t = grid_messages(shape, atoms.cell.array, atoms.positions, us, uv, rbf.centres.numpy(), rbf.width,
+                                    self.net.config.cutoff_probe, (i0, i1), ut=ut)
             extra = None if long is None else torch.from_numpy(np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T))
             with torch.no_grad():
-                elf = self.net.head_from_channels(torch.from_numpy(s), torch.from_numpy(v), vector_axis=1, extra=extra)
+                # the kernel writes rank-2 channels as (P, 6, T); the head wants (P, T, 6)
+                elf = self.net.head_from_channels(torch.from_numpy(s), torch.from_numpy(v), vector_axis=1, extra=extra,
+                                                  t=torch.from_numpy(t).transpose(1, 2))
             out[i0:i1] = elf.double().numpy().reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, h)
