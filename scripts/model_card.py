@@ -4,7 +4,7 @@
         --baseline promolecular [--baseline runs/elfnet-cnn/model] --run runs/dense-h-v1 \
         [--status "..."] [--notes notes.md]
 
-A split is a name in the dataset's splits.json or NAME=GLOB over sample files
+A split is a name in the dataset's splits.json or NAME=GLOB[,GLOB...] over sample files
 (e.g. 'test=data/v1/fluid/h64_rs1.33_T2800_s111/*.h5').
 
 Every figure in the card comes from an evaluate run whose exact command is printed beside it;
@@ -24,11 +24,11 @@ from pathlib import Path
 
 
 def split_files(split: str) -> tuple[str, list[str], str]:
-    """(name, files, as written) of a split given as NAME=GLOB over sample files; ([], "") otherwise."""
+    """(name, files, as written) of a split given as NAME=GLOB[,GLOB...] over sample files; ([], "") otherwise."""
     if "=" not in split:
         return split, [], ""
     name, pattern = split.split("=", 1)
-    files = sorted(glob.glob(pattern))
+    files = sorted(f for g in pattern.split(",") for f in glob.glob(g))
     if not files:
         raise SystemExit(f"no files match {pattern}")
     return name, files, pattern
@@ -43,7 +43,7 @@ def evaluate(model: str, dataset: str, split: str, topology: bool) -> tuple[dict
     if done.returncode != 0:
         raise SystemExit(f"evaluate failed: {done.stderr.strip()[-500:]}")
     # the glob is shown unexpanded, as a user would type it
-    shown = f"geoelf evaluate {pattern} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
+    shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
     return json.loads(done.stdout), shown
 
 
