@@ -40,7 +40,8 @@ def analyse(model_name: str, paths: list[str]) -> tuple[list[dict], float, tuple
         pred = model.grid(ref.atoms, ref.shape, source=path)
         seconds.append(pred.seconds)
         rep = residual_report(ref, pred.field)
-        files.append({"path": path, "pressure_gpa": meta.get("pressure_gpa"), **rep})
+        files.append({"path": path, "pressure_gpa": meta.get("pressure_gpa"), "trajectory": meta.get("trajectory") or Path(path).stem,
+                      "rs": meta.get("rs"), "temperature_k": meta.get("temperature_k"), **rep})
         first = first or (ref, pred.field)
     # the first call carries one-off start-up costs (numba compilation)
     return files, statistics.median(seconds[1:] or seconds), first
@@ -59,6 +60,31 @@ def bin_table(rows: list[dict]) -> list[str]:
                      f"{ci(r, 'xi_reference')} | {r['d_hh']['mean']:.3f} | {ci(r, 'longwave_fraction')} | "
                      f"{ci(r, 'reference_longwave_fraction')} | {r['r2']['mean']:.5f} | {r['r2_without_longwave']['mean']:.5f} |")
     return lines
+
+
+def data_table(files: list[dict]) -> list[str]:
+    """One row per trajectory: where the frames come from (density, temperature, pressure)."""
+    groups: dict[str, list[dict]] = {}
+    for f in files:
+        groups.setdefault(f["trajectory"], []).append(f)
+    lines = ["| trajectory | rs (bohr) | T (K) | P (GPa, mean) | frames |", "|---|---|---|---|---|"]
+    for name, fs in groups.items():
+        p = np.mean([f["pressure_gpa"] for f in fs if f["pressure_gpa"] is not None] or [np.nan])
+        lines.append(f"| {name} | {fs[0]['rs'] or '–'} | {fs[0]['temperature_k'] or '–'} | {p:.0f} | {len(fs)} |")
+    return lines
+
+
+def caveats(files: list[dict], rows: list[dict]) -> list[str]:
+    """What limits the verdicts, read off the data."""
+    out = []
+    if len(rows) < 3:
+        out.append(f"Only {len(rows)} pressure bins: the pressure trend (claim 3) rests on too few points to be more than a hint.")
+    temps = {r["bin_gpa"]: sorted({f["temperature_k"] for f in files if f.get("pressure_gpa") is not None
+                                   and r["pressure_gpa"] is not None and abs(f["pressure_gpa"] - r["pressure_gpa"]) < 60}) for r in rows}
+    if len({tuple(t) for t in temps.values()}) > 1:
+        out.append("The bins hold different temperatures (" + "; ".join(f"{b} GPa: {', '.join(str(x) for x in t)} K" for b, t in temps.items())
+                   + "), so temperature and pressure are confounded in the trend.")
+    return out
 
 
 def claims(files: list[dict], rows: list[dict]) -> list[str]:
@@ -89,6 +115,23 @@ def claims(files: list[dict], rows: list[dict]) -> list[str]:
     ]
 
 
+def relative_error_bands(files: list[dict]) -> str:
+    """Residual power over DFT-ELF power in bands of |k| (pooled over frames): where, relative to the
+    field, the model is worst. Bands: below 2π/d_HH, up to 3× that, beyond."""
+    bands = np.zeros((3, 2))
+    for f in files:
+        cut = f["k_cut"]
+        for key, col in (("spectrum", 0), ("reference_spectrum", 1)):
+            k, power = np.array(f[key]["k"]), np.array(f[key]["power"])
+            for b, (lo, hi) in enumerate(((0, cut), (cut, 3 * cut), (3 * cut, np.inf))):
+                bands[b, col] += power[(k > lo) & (k <= hi)].sum()
+    ratio = bands[:, 0] / bands[:, 1]
+    return (f"Residual power over DFT-ELF power by band of |k| (all frames pooled): {ratio[0]:.4f} below 2π/d_HH, "
+            f"{ratio[1]:.4f} from 1× to 3× that, {ratio[2]:.3f} beyond. "
+            + ("Relative to the field, the error is smallest at long wavelengths and grows towards short ones."
+               if ratio[0] < ratio[1] < ratio[2] else "The relative error does not grow steadily towards short wavelengths."))
+
+
 def longwave_power(files: list[dict]) -> float:
     """Mean residual variance at |k| < 2π/d_HH over frames (ELF²)."""
     return float(np.mean([f["longwave_fraction"] * f["rms"] ** 2 for f in files]))
@@ -113,6 +156,7 @@ def main() -> None:
     parser.add_argument("--compare", help="a second model analysed on the same files")
     parser.add_argument("--noise", type=Path, help="JSON of scripts/protocol_noise.py, summarised beside the model")
     parser.add_argument("--out", type=Path, default=Path("docs/residuals"))
+    parser.add_argument("--preface", default="", help="markdown put under the title (what the data and model are)")
     args = parser.parse_args()
     paths = sorted(p for g in args.references for p in glob.glob(g))
     if not paths:
@@ -128,8 +172,11 @@ def main() -> None:
     lines = [f"# Residuals of `{args.model}` in real and reciprocal space", "",
              f"{len(files)} held-out DFT frames; `python scripts/residual_report.py {' '.join(repr(g) for g in args.references)} "
              f"--model {args.model}{' --compare ' + args.compare if args.compare else ''} --out {args.out}`.", "",
-             "## Per pressure bin (means, 95 % bootstrap intervals over frames)", ""] + bin_table(rows)
+             *([args.preface, ""] if args.preface else []),
+             "## Frames", ""] + data_table(files) + ["", "## Per pressure bin (means, 95 % bootstrap intervals over frames)", ""]
+    lines += bin_table(rows)
     lines += ["", "## The seed study's claims, judged from these numbers", ""] + claims(files, rows)
+    lines += ["", relative_error_bands(files), ""] + [f"- {c}" for c in caveats(files, rows)]
     lines += ["", "![C(r)](acf.png) ![P(k)](spectrum.png)", "", "![trends](trends.png)", "", "![δ slice](delta_slice.png)", ""]
     if args.compare:
         other, other_sec, _ = analyse(args.compare, paths)
