@@ -77,7 +77,6 @@ def test_batched_equals_one_by_one(net):
 
 def test_the_device_neighbour_search_gives_the_kd_tree_pairs_and_the_same_elf(net):
     """The brute-force torch search (the GPU training path, run here on the CPU) against the KD-tree."""
-    from geoelf.model.batch import _make_batch_on_device
     from geoelf.model.neighbours import neighbour_pairs, neighbour_pairs_torch
 
     a, b = structure(7), structure(8, n=9, triclinic=False)
@@ -93,7 +92,7 @@ def test_the_device_neighbour_search_gives_the_kd_tree_pairs_and_the_same_elf(ne
         r = np.linalg.norm(pts[:, None, None, :] - a.positions[None, :, None, :] - k[None, None, :, :], axis=-1)
         assert len(p) == np.count_nonzero((r < 3.0) & (r > (1e-8 if exclude else -1)))
     cut = (CFG.cutoff_atom, CFG.cutoff_probe)
-    on_device = _make_batch_on_device([(a, pa), (b, pb)], *cut, dtype=torch.float64, device="cpu")
+    on_device = make_batch([(a, pa), (b, pb)], *cut, dtype=torch.float64, brute_force=True)
     with torch.no_grad():
         both = net(on_device).numpy()
     np.testing.assert_allclose(both, np.concatenate([run(net, a, pa), run(net, b, pb)]), atol=1e-12)

@@ -10,57 +10,25 @@ from geoelf.model.neighbours import neighbour_pairs, neighbour_pairs_torch
 
 
 def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
-               dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
+               dtype: torch.dtype = torch.float32, device: str = "cpu", brute_force: bool | None = None) -> dict:
     """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset.
 
     ``structures`` keeps, per structure, (first atom, end atom, cell, positions, points) for the
     long-range channels, which need whole structures rather than pairs. On a GPU the neighbour
-    search runs there too (brute force over images), which keeps training from waiting on the CPU.
+    search runs there too (brute force over images, or wherever ``brute_force`` asks), which keeps
+    training from waiting on the CPU.
     """
-    if str(device).startswith("cuda"):
-        return _make_batch_on_device(structures, cutoff_atom, cutoff_probe, dtype, device)
+    brute = str(device).startswith("cuda") if brute_force is None else brute_force
     numbers, ai, aj, r_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
     atom_offset = probe_offset = 0
     for atoms, points in structures:
         cell = atoms.cell.array
-        i, j, d = neighbour_pairs(atoms.positions, atoms.positions, cell, cutoff_atom, exclude_self=True)
-        numbers.append(atoms.numbers)
-        ai.append(i + atom_offset)
-        aj.append(j + atom_offset)
-        r_aa.append(np.linalg.norm(d, axis=1))
-        p, a, dp = neighbour_pairs(points, atoms.positions, cell, cutoff_probe)
-        pi.append(p + probe_offset)
-        pa.append(a + atom_offset)
-        disp.append(dp)
-        whole.append((atom_offset, atom_offset + len(atoms), cell, torch.as_tensor(atoms.positions, dtype=dtype, device=device),
-                      torch.as_tensor(np.asarray(points), dtype=dtype, device=device)))
-        atom_offset += len(atoms)
-        probe_offset += len(points)
-
-    def t(parts, kind):
-        arr = np.concatenate(parts) if parts else np.zeros(0)
-        return torch.as_tensor(arr, dtype=kind, device=device)
-
-    return {
-        "numbers": t(numbers, torch.long), "ai": t(ai, torch.long), "aj": t(aj, torch.long),
-        "r_aa": t(r_aa, dtype), "n_probes": probe_offset, "pi": t(pi, torch.long), "pa": t(pa, torch.long),
-        "disp": t(disp, dtype).reshape(-1, 3), "structures": whole,
-    }
-
-
-def _make_batch_on_device(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
-                          dtype: torch.dtype, device: str) -> dict:
-    """``make_batch`` with the neighbour search in torch on ``device`` (same pairs, same keys)."""
-    numbers, ai, aj, r_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
-    atom_offset = probe_offset = 0
-    for atoms, points in structures:
-        cell = atoms.cell.array
-        i, j, d = neighbour_pairs_torch(atoms.positions, atoms.positions, cell, cutoff_atom, exclude_self=True, device=device)
+        i, j, d = _pairs(atoms.positions, atoms.positions, cell, cutoff_atom, True, brute, device)
         numbers.append(torch.as_tensor(atoms.numbers, dtype=torch.long, device=device))
         ai.append(i + atom_offset)
         aj.append(j + atom_offset)
         r_aa.append(torch.linalg.vector_norm(d, dim=1).to(dtype))
-        p, a, dp = neighbour_pairs_torch(points, atoms.positions, cell, cutoff_probe, device=device)
+        p, a, dp = _pairs(points, atoms.positions, cell, cutoff_probe, False, brute, device)
         pi.append(p + probe_offset)
         pa.append(a + atom_offset)
         disp.append(dp.to(dtype))
@@ -68,6 +36,21 @@ def _make_batch_on_device(structures: list[tuple[Atoms, np.ndarray]], cutoff_ato
                       torch.as_tensor(np.asarray(points), dtype=dtype, device=device)))
         atom_offset += len(atoms)
         probe_offset += len(points)
-    return {"numbers": torch.cat(numbers), "ai": torch.cat(ai), "aj": torch.cat(aj), "r_aa": torch.cat(r_aa),
-            "n_probes": probe_offset, "pi": torch.cat(pi), "pa": torch.cat(pa), "disp": torch.cat(disp).reshape(-1, 3),
-            "structures": whole}
+
+    def cat(parts, kind):
+        return torch.cat(parts).to(kind) if parts else torch.zeros(0, dtype=kind, device=device)
+
+    return {
+        "numbers": cat(numbers, torch.long), "ai": cat(ai, torch.long), "aj": cat(aj, torch.long),
+        "r_aa": cat(r_aa, dtype), "n_probes": probe_offset, "pi": cat(pi, torch.long), "pa": cat(pa, torch.long),
+        "disp": cat(disp, dtype).reshape(-1, 3), "structures": whole,
+    }
+
+
+def _pairs(points, positions, cell, cutoff: float, exclude_self: bool, brute: bool, device: str):
+    """Neighbour pairs as tensors on ``device``: the KD-tree on the CPU, brute force in torch on a GPU."""
+    if brute:
+        return neighbour_pairs_torch(points, positions, cell, cutoff, exclude_self=exclude_self, device=device)
+    p, a, d = neighbour_pairs(points, positions, cell, cutoff, exclude_self=exclude_self)
+    return (torch.as_tensor(p, device=device), torch.as_tensor(a, device=device),
+            torch.as_tensor(d, dtype=torch.float64, device=device))
