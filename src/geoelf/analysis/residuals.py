@@ -109,14 +109,19 @@ def mean_nearest_hh(field: Field) -> float:
     return float(np.mean(nearest[np.isfinite(nearest)])) if np.any(np.isfinite(nearest)) else float("nan")
 
 
-def longwave_split(field: Field, delta: np.ndarray, k_cut: float) -> tuple[float, np.ndarray]:
-    """Fraction of the variance of δ at 0 < |k| < k_cut, and δ with that part removed."""
-    amp = np.fft.fftn(delta - delta.mean())
+def _longwave(field: Field, data: np.ndarray, k_cut: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """(fraction of the variance at 0 < |k| < k_cut, the FFT of data − mean, the mask of that band)."""
+    amp = np.fft.fftn(data - data.mean())
     k = np.linalg.norm(k_vectors(field), axis=-1)
     power = np.abs(amp) ** 2
     low = (k < k_cut) & (k > 0)
     total = power.sum()
-    frac = float(power[low].sum() / total) if total > 0 else float("nan")
+    return (float(power[low].sum() / total) if total > 0 else float("nan")), amp, low
+
+
+def longwave_split(field: Field, delta: np.ndarray, k_cut: float) -> tuple[float, np.ndarray]:
+    """Fraction of the variance of δ at 0 < |k| < k_cut, and δ with that part removed."""
+    frac, amp, low = _longwave(field, delta, k_cut)
     amp[low] = 0
     return frac, np.fft.ifftn(amp).real + delta.mean()
 
@@ -131,7 +136,7 @@ def residual_report(ref: Field, pred: Field) -> dict[str, Any]:
     frac, short = longwave_split(ref, delta, k_cut) if np.isfinite(k_cut) else (float("nan"), delta)
     # the same two measures of the DFT ELF itself: a residual is "long-wave" or "smooth" in a
     # meaningful sense only if it is more so than the field it is an error of
-    ref_frac = longwave_split(ref, ref.data, k_cut)[0] if np.isfinite(k_cut) else float("nan")
+    ref_frac = _longwave(ref, ref.data, k_cut)[0] if np.isfinite(k_cut) else float("nan")  # no inverse FFT needed
     xi_ref = correlation_length(*autocorrelation(ref))[0]
     sst = float(np.sum((ref.data - ref.data.mean()) ** 2))
     return {
