@@ -27,8 +27,9 @@ from geoelf.dft.protocol import ElfProtocol
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v1"
 
 
-def variants(protocol_mesh: tuple[int, int, int]) -> dict[str, ElfProtocol]:
-    base = ElfProtocol()
+def variants(protocol_mesh: tuple[int, int, int], grid: tuple[int, int, int]) -> dict[str, ElfProtocol]:
+    """The settings compared with the label; all on the label's FFT grid (40 Ry would pick a coarser one)."""
+    base = ElfProtocol(fft_grid=grid)
     denser = tuple(n + 1 for n in protocol_mesh)
     return {
         "gamma": replace(base, fixed_kmesh=(1, 1, 1)),
@@ -52,7 +53,7 @@ def main() -> None:
     for rs, group in sorted(by_rs.items()):
         for meta in random.Random(0).sample(group, min(args.per_density, len(group))):
             ref, _ = read_sample(meta["path"])
-            for name, proto in variants(tuple(meta["kmesh"])).items():
+            for name, proto in variants(tuple(meta["kmesh"]), ref.shape).items():
                 target = ROOT.parent / "protocol_noise_v1" / f"{meta['sample_id']}_{name}.h5"
                 if not target.exists():
                     run = compute_elf(ref.atoms, profile, proto)

@@ -59,7 +59,7 @@ def test_info_counts_and_json_contract(tmp_path, capsys):
 
 def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):
     fake_dataset(tmp_path)
-    splits = ds.make_splits(tmp_path, seed=1)
+    splits = ds.make_splits(tmp_path)
     rows = ds.index(tmp_path)
     for traj in {r["trajectory"] for r in rows}:
         sides = {ds.split_of(r, splits) for r in rows if r["trajectory"] == traj}
@@ -68,7 +68,18 @@ def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):
     assert splits["crystal"] == ["Pa-3"] and splits["test_large"] == ["h128"]
     held = {(t.split("_")[1], t.split("_")[2]) for t in splits["test"]}
     assert {rs for rs, _ in held} == {"rs1.3", "rs1.5"} and {t for _, t in held} == {"T1000", "T2000"}
-    assert ds.make_splits(tmp_path, seed=1) == splits  # deterministic
+    assert ds.make_splits(tmp_path) == splits  # deterministic
+    assert all(t.endswith("_r1") for t in splits["test"] + splits["val"])  # the second replica of its condition
+    # a later replica joins training and moves no held-out trajectory
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    for rs, t in ((1.3, 1000), (1.5, 2000)):
+        traj = f"h64_rs{rs}_T{t}_r10"
+        write_sample(tmp_path / "fluid" / traj / f"{traj}_0.h5", gaussian_field(atoms, (8, 8, 8)),
+                     {"phase": "fluid", "rs": rs, "temperature_k": t, "trajectory": traj, "md_step": 0, "natoms": 64,
+                      "pressure_gpa": 150.0, "sample_id": f"{traj}_0"})
+    grown = ds.make_splits(tmp_path)
+    assert grown["test"] == splits["test"] and grown["val"] == splits["val"]
+    assert set(grown["train"]) - set(splits["train"]) == {"h64_rs1.3_T1000_r10", "h64_rs1.5_T2000_r10"}
 
 
 def test_export_and_build_round_trip(tmp_path, capsys):

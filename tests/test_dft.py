@@ -197,3 +197,20 @@ def test_relax_moves_towards_the_target_pressure(tmp_path):
     assert facts["converged"]
     assert facts["pressure_gpa"] == pytest.approx(20.0, abs=2.0)
     assert facts["fmax_ev_a"] < 0.05
+
+
+@qe
+def test_forced_fft_grid_puts_a_lower_cutoff_on_the_protocol_points():
+    # protocol-noise studies subtract a 40 Ry ELF from the 60 Ry label point by point
+    from dataclasses import replace
+
+    from geoelf.dft.elf import compute_elf
+
+    h2 = Atoms("H2", positions=[[0, 0, 0], [0.74, 0.05, 0.0]], cell=[[2.2, 0, 0], [0.2, 2.3, 0], [0.1, 0.2, 2.4]], pbc=True)
+    fine = compute_elf(h2, protocol=ElfProtocol(fixed_kmesh=(2, 2, 2))).field
+    free = compute_elf(h2, protocol=ElfProtocol(ecutwfc=40.0, fixed_kmesh=(2, 2, 2))).field
+    forced = compute_elf(h2, protocol=ElfProtocol(ecutwfc=40.0, fixed_kmesh=(2, 2, 2), fft_grid=fine.shape)).field
+    assert free.shape != fine.shape and forced.shape == fine.shape
+    r2 = 1 - np.sum((forced.data - fine.data) ** 2) / np.sum((fine.data - fine.data.mean()) ** 2)
+    assert 0.99 < r2 < 1.0
+    assert "nr1 = %d" % fine.shape[0] in pw_scf_input(h2, replace(ElfProtocol(), fft_grid=fine.shape), (1, 1, 1), "/x")

@@ -22,7 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     i.add_argument("--json", action="store_true")
     s = sub.add_parser("split", help="train/val/test split by trajectory → DATASET/splits.json")
     s.add_argument("dataset", metavar="DATASET")
-    s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
     e = sub.add_parser("export", help="write the ELF of samples as cube or ELFCAR files")
     e.add_argument("dataset", metavar="DATASET")
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_info(doc)
     elif args.action == "split":
-        splits = ds.make_splits(args.dataset, args.seed)
+        splits = ds.make_splits(args.dataset)
         if args.json:
             print_json(splits)
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -91,14 +91,21 @@ def info(root: str | Path) -> dict[str, Any]:
     }
 
 
-def make_splits(root: str | Path, seed: int = 0) -> dict[str, list[str]]:
+def _natural_key(name: str) -> list:
+    """Sort key with digit runs as numbers: ..._s100 < ..._s1100 < ..._s2100, ..._r2 < ..._r10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def make_splits(root: str | Path) -> dict[str, list[str]]:
     """Split by trajectory: no MD run ever has frames on two sides.
 
-    64-atom fluid conditions (rs, T) with ≥ 2 trajectories give one trajectory away — to
-    'test' where the ranks of rs and T among the conditions add up to an even number, to 'val'
-    where odd (a checkerboard, so test and val each cover every density and every
-    temperature) — and keep the others for 'train', so every condition is trained on.
-    Other fluid cell sizes go to 'test_large' (size transfer), crystals to 'crystal'.
+    64-atom fluid conditions (rs, T) with ≥ 2 trajectories give their second trajectory (in
+    natural name order, i.e. the second replica by seed) away — to 'test' where the ranks of rs
+    and T among the conditions add up to an even number, to 'val' where odd (a checkerboard, so
+    test and val each cover every density and every temperature) — and keep the others for
+    'train', so every condition is trained on. Later replicas join 'train' and never move a
+    held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), crystals to
+    'crystal'.
     """
     rows = index(root)
     by_condition: dict[tuple, set[str]] = defaultdict(set)
@@ -110,19 +117,17 @@ def make_splits(root: str | Path, seed: int = 0) -> dict[str, list[str]]:
             splits["test_large"].append(r["trajectory"])
         else:
             by_condition[(r["rs"], r["temperature_k"])].add(r["trajectory"])
-    rng = random.Random(seed)
     rs_rank = {v: i for i, v in enumerate(sorted({c[0] for c in by_condition}))}
     t_rank = {v: i for i, v in enumerate(sorted({c[1] for c in by_condition}))}
     for cond in sorted(by_condition):
-        trajs = sorted(by_condition[cond])
-        rng.shuffle(trajs)
+        trajs = sorted(by_condition[cond], key=_natural_key)
         if len(trajs) >= 2:
-            splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop())
+            splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop(1))
         splits["train"].extend(trajs)
     splits = {k: sorted(set(v)) for k, v in splits.items()}
     rule = " ".join(make_splits.__doc__.split("\n\n")[1].split())
     with atomic_path(Path(root) / "splits.json") as tmp:
-        Path(tmp).write_text(json.dumps({"version": 1, "seed": seed, "rule": rule, "splits": splits}, indent=1))
+        Path(tmp).write_text(json.dumps({"version": 2, "rule": rule, "splits": splits}, indent=1))
     return splits
 
 

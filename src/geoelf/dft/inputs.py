@@ -53,6 +53,8 @@ def pw_scf_input(atoms: Atoms, protocol, kmesh: tuple[int, int, int], pseudo_dir
         "ibrav": 0, "nat": len(atoms), "ntyp": len(set(atoms.numbers)), "ecutwfc": float(protocol.ecutwfc),
         "occupations": "smearing", "smearing": protocol.smearing, "degauss": float(protocol.degauss),
     }
+    if getattr(protocol, "fft_grid", None):
+        system.update(zip(("nr1", "nr2", "nr3"), (int(n) for n in protocol.fft_grid)))
     electrons = {"conv_thr": float(protocol.conv_thr), "mixing_beta": float(protocol.mixing_beta),
                  "electron_maxstep": int(protocol.electron_maxstep)}
     k = "K_POINTS automatic\n{} {} {} 0 0 0".format(*kmesh)

@@ -28,6 +28,9 @@ class ElfProtocol:
     mixing_beta: float = 0.4
     electron_maxstep: int = 200
     fixed_kmesh: tuple[int, int, int] | None = None  # only for protocol-noise studies
+    # FFT grid (nr1, nr2, nr3) forced on pw.x, so that labels at another cutoff land on the same
+    # points as the protocol's and can be subtracted point by point (protocol-noise studies only)
+    fft_grid: tuple[int, int, int] | None = None
 
     def kmesh(self, cell: np.ndarray) -> tuple[int, int, int]:
         """Monkhorst–Pack mesh for a cell (3, 3) Å: n_i = max(1, ceil(2π |b_i| / kspacing))."""

@@ -47,8 +47,14 @@ def train_cnn(cfg: TrainConfig, train_items: list[Item], val_items: list[Item], 
     t_start = time.perf_counter() - state.get("seconds", 0.0)
     losses = []
     bar = tqdm(total=cfg.steps, initial=step, desc="train cnn", unit="step", disable=not progress)
-    while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at) and (time.perf_counter() - t_start) / 60 <= cfg.minutes:
-        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** (step / max(1, cfg.steps))
+    while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
+        minutes_spent = (time.perf_counter() - t_start) / 60
+        if minutes_spent > cfg.minutes:
+            break
+        fraction = step / max(1, cfg.steps)
+        if cfg.lr_by_time:  # decay over the time budget when it, not the step count, ends the run
+            fraction = max(fraction, minutes_spent / cfg.minutes)
+        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** min(1.0, fraction)
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad()
@@ -64,7 +70,8 @@ def train_cnn(cfg: TrainConfig, train_items: list[Item], val_items: list[Item], 
         losses.append(total)
         step += 1
         bar.update(1)
-        if step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at):
+        out_of_time = (time.perf_counter() - t_start) / 60 > cfg.minutes
+        if step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at) or out_of_time:
             m = _grid_metrics(net, x_val, val_items)
             history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in m.items()},
                             "minutes": (time.perf_counter() - t_start) / 60})

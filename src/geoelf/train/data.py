@@ -63,9 +63,12 @@ def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray,
         r = np.linalg.norm(d, axis=1) / bohr
         dens = np.exp(-2.0 * r) / math.pi
         unit = d / np.maximum(np.linalg.norm(d, axis=1), 1e-12)[:, None]
-        np.add.at(rho, p + k, dens)
-        np.add.at(grad, p + k, -2.0 * dens[:, None] * unit)  # ∇ρ_a, bohr⁻⁴
-        np.add.at(tau, p + k, 0.5 * dens)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
+        n = min(chunk, len(pts) - k)
+        # bincount sums per grid point like np.add.at, an order of magnitude faster
+        rho[k : k + n] += np.bincount(p, weights=dens, minlength=n)
+        for axis in range(3):  # ∇ρ_a, bohr⁻⁴
+            grad[k : k + n, axis] += np.bincount(p, weights=-2.0 * dens * unit[:, axis], minlength=n)
+        tau[k : k + n] += np.bincount(p, weights=0.5 * dens, minlength=n)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
     rho = np.maximum(rho, 1e-12)
     tau_w = np.sum(grad**2, axis=1) / (8.0 * rho)
     d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
