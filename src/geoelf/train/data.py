@@ -47,28 +47,10 @@ def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray,
     ρ = Σ ρ_a with ρ_a = e^{−2r}/π; τ = Σ τ_W,a (one orbital per atom); the ELF is
     1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}.
     """
-    from geoelf.model.neighbours import neighbour_pairs
+    from geoelf.model.atomic_density import superposed_1s
 
-    bohr = 0.529177210903
-    cell = atoms.cell.array
-    axes = [np.arange(n) / n for n in shape]
-    frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    pts = frac @ cell
-    rho = np.zeros(len(pts))
-    grad = np.zeros((len(pts), 3))
-    tau = np.zeros(len(pts))
-    chunk = 20000
-    for k in range(0, len(pts), chunk):
-        p, _, d = neighbour_pairs(pts[k : k + chunk], atoms.positions, cell, 4.0)
-        r = np.linalg.norm(d, axis=1) / bohr
-        dens = np.exp(-2.0 * r) / math.pi
-        unit = d / np.maximum(np.linalg.norm(d, axis=1), 1e-12)[:, None]
-        n = min(chunk, len(pts) - k)
-        # bincount sums per grid point like np.add.at, an order of magnitude faster
-        rho[k : k + n] += np.bincount(p, weights=dens, minlength=n)
-        for axis in range(3):  # ∇ρ_a, bohr⁻⁴
-            grad[k : k + n, axis] += np.bincount(p, weights=-2.0 * dens * unit[:, axis], minlength=n)
-        tau[k : k + n] += np.bincount(p, weights=0.5 * dens, minlength=n)  # |∇ρ_a|²/(8ρ_a) = 4ρ_a²/(8ρ_a)
+    rho, grad, tau = superposed_1s(atoms, tuple(shape))
+    rho, grad, tau = rho.reshape(-1), grad.reshape(-1, 3), tau.reshape(-1)
     rho = np.maximum(rho, 1e-12)
     tau_w = np.sum(grad**2, axis=1) / (8.0 * rho)
     d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
