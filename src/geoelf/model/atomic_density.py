@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from geoelf.model.grid_kernel import box, cartesian
+
 BOHR = 0.529177210903  # Å
 
 
@@ -25,15 +27,12 @@ def _superpose(shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reac
     rc2 = rc * rc
     for a in range(frac_atoms.shape[0]):
         fa0, fa1, fa2 = frac_atoms[a, 0], frac_atoms[a, 1], frac_atoms[a, 2]
-        for gi in range(int(math.floor((fa0 - reach[0]) * n0)), int(math.ceil((fa0 + reach[0]) * n0)) + 1):
+        for gi in box(fa0, reach[0], n0):
             d0 = gi / n0 - fa0
-            for gj in range(int(math.floor((fa1 - reach[1]) * n1)), int(math.ceil((fa1 + reach[1]) * n1)) + 1):
+            for gj in box(fa1, reach[1], n1):
                 d1 = gj / n1 - fa1
-                for gk in range(int(math.floor((fa2 - reach[2]) * n2)), int(math.ceil((fa2 + reach[2]) * n2)) + 1):
-                    d2 = gk / n2 - fa2
-                    x = d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0]
-                    y = d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1]
-                    z = d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2]
+                for gk in box(fa2, reach[2], n2):
+                    x, y, z = cartesian(d0, d1, gk / n2 - fa2, cell)
                     r2 = x * x + y * y + z * z
                     if r2 >= rc2:
                         continue

@@ -15,6 +15,19 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def box(f: float, reach: float, n: int) -> range:
+    """Grid indices along one axis (unwrapped, may pass the cell edge) within ``reach`` of fractional ``f``."""
+    return range(int(math.floor((f - reach) * n)), int(math.ceil((f + reach) * n)) + 1)
+
+
+@numba.njit(cache=True, inline="always")
+def cartesian(d0: float, d1: float, d2: float, cell: np.ndarray) -> tuple[float, float, float]:
+    """A fractional displacement as a Cartesian one (Å); rows of ``cell`` are the lattice vectors."""
+    return (d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0], d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1],
+            d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2])
+
+
 @numba.njit(cache=True, fastmath=True)
 def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray,
                 us: np.ndarray, uv: np.ndarray, ut: np.ndarray, centres: np.ndarray, width: float, rc: float,
@@ -36,25 +49,16 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
         ratio[k] = math.exp(-(2 * k + 1) * step * step / (2 * width * width) - centres[0] * step / (width * width))
     for a in range(nat):
         fa0, fa1, fa2 = frac_atoms[a, 0], frac_atoms[a, 1], frac_atoms[a, 2]
-        lo0 = int(math.floor((fa0 - reach[0]) * n0))
-        hi0 = int(math.ceil((fa0 + reach[0]) * n0))
-        lo1 = int(math.floor((fa1 - reach[1]) * n1))
-        hi1 = int(math.ceil((fa1 + reach[1]) * n1))
-        lo2 = int(math.floor((fa2 - reach[2]) * n2))
-        hi2 = int(math.ceil((fa2 + reach[2]) * n2))
-        for gi in range(lo0, hi0 + 1):
+        for gi in box(fa0, reach[0], n0):
             ii = gi % n0
             if ii < i0 or ii >= i1:
                 continue
             d0 = gi / n0 - fa0
-            for gj in range(lo1, hi1 + 1):
+            for gj in box(fa1, reach[1], n1):
                 jj = gj % n1
                 d1 = gj / n1 - fa1
-                for gk in range(lo2, hi2 + 1):
-                    d2 = gk / n2 - fa2
-                    x = d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0]
-                    y = d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1]
-                    z = d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2]
+                for gk in box(fa2, reach[2], n2):
+                    x, y, z = cartesian(d0, d1, gk / n2 - fa2, cell)
                     r2 = x * x + y * y + z * z
                     if r2 >= rc2:
                         continue
