@@ -150,7 +150,7 @@ def comparison(a: tuple[str, list[dict], float], b: tuple[str, list[dict], float
 
 
 NOISE_LABELS = {"gamma": "Γ only", "k2": "2×2×2", "denser": "protocol mesh + 1 per axis (4×4×4 or 5×5×5)",
-                "ecut40": "40 Ry instead of 60 (protocol mesh)"}
+                "ecut40": "40 Ry instead of 60 (protocol mesh)", "ecut80": "80 Ry instead of 60 (protocol mesh)"}
 
 
 def noise_section(noise: list[dict], model: str, files: list[dict]) -> list[str]:
@@ -170,7 +170,7 @@ def noise_section(noise: list[dict], model: str, files: list[dict]) -> list[str]
         lw = longwave_power(rows)
         lines.append(f"| {NOISE_LABELS[key]} | {len(rows)} | {np.mean([r['r2'] for r in rows]):.5f} | "
                      f"{np.mean([r['rms'] for r in rows]):.4f} | {np.mean([r['longwave_fraction'] for r in rows]):.2f} | "
-                     f"{np.mean([r['xi'] for r in rows]):.3f} | {lw:.2e} | {model_lw / lw:.0f} |")
+                     f"{np.mean([r['xi'] for r in rows]):.3f} | {lw:.2e} | {model_lw / lw:.2g} |")
     lines.append(f"| **{model}** (the frames above) | {len(files)} | {np.mean([f['r2'] for f in files]):.5f} | "
                  f"{np.mean([f['rms'] for f in files]):.4f} | {np.mean([f['longwave_fraction'] for f in files]):.2f} | "
                  f"{np.mean([f['xi'] for f in files]):.3f} | {model_lw:.2e} | 1 |")
@@ -210,7 +210,8 @@ def main() -> None:
                                                          "files": [{k: v for k, v in f.items() if k not in ("spectrum", "reference_spectrum", "autocorrelation")} for f in files]}, indent=1))
     lines = [f"# Residuals of `{args.model}` in real and reciprocal space", "",
              f"{len(files)} held-out DFT frames; `python scripts/residual_report.py {' '.join(repr(g) for g in args.references)} "
-             f"--model {args.model}{' --compare ' + args.compare if args.compare else ''} --out {args.out}`.", "",
+             f"--model {args.model}{' --compare ' + args.compare if args.compare else ''}"
+             f"{' --noise ' + str(args.noise) if args.noise else ''} --out {args.out}` (and `--preface` with the paragraph below).", "",
              *([args.preface, ""] if args.preface else []),
              "## Frames", ""] + data_table(files) + ["", "## Per pressure bin (means, 95 % bootstrap intervals over frames)", ""]
     lines += bin_table(rows)
