@@ -263,3 +263,16 @@ def test_superposed_1s_matches_an_explicit_image_sum_in_a_triclinic_cell():
     near = rho1 > 1e-6
     assert near.sum() > 1000 and np.allclose(elf1[near], 1.0, atol=1e-9)
     assert rho1.max() <= 1 / np.pi
+
+
+def test_a_budgeted_cnn_run_decays_the_rate_by_time_and_validates_its_last_step(tmp_path):
+    from geoelf.train.config import load_config
+    from geoelf.train.loop import train
+
+    cfg = load_config(None, ["architecture=elfnet-cnn", "synthetic=2", "steps=1000000", "val_every=1000000", "minutes=0.03",
+                             "lr_by_time=true", "lr=0.01", "lr_final=0.001", f"out={tmp_path}", "batch_structures=1",
+                             "threads=1", "net={channels: 4, blocks: 1}"])
+    train(cfg, progress=False)
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert 0 < state["step"] < 10**6 and state["history"][-1]["step"] == state["step"]
+    assert 0.001 <= state["history"][-1]["lr"] < 0.0013  # within one step's share of the budget of lr_final
