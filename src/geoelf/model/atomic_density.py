@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from geoelf.model.grid_kernel import box, cartesian
+from geoelf.model.grid_kernel import box, cartesian, fractional_reach
 
 BOHR = 0.529177210903  # Å
 
@@ -54,8 +54,7 @@ def superposed_1s(atoms, shape: tuple[int, int, int], cutoff: float = 4.0) -> tu
     in fractional coordinates); contributions beyond ``cutoff`` Å (e^{−2r} < 3·10⁻⁷ at 4 Å) are left out."""
     cell = np.ascontiguousarray(atoms.cell.array, dtype=np.float64)
     frac = np.ascontiguousarray(atoms.get_scaled_positions(wrap=True), dtype=np.float64)
-    # a sphere of radius rc spans rc·|b_i| in fractional coordinate i (b_i reciprocal, no 2π)
-    reach = cutoff * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
+    reach = fractional_reach(cell, cutoff)
     rho = np.zeros(shape)
     grad = np.zeros((*shape, 3))
     tau = np.zeros(shape)

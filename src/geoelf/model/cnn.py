@@ -55,9 +55,9 @@ class ElfCnn(nn.Module):
 
 def density_input(atoms, shape) -> np.ndarray:
     """The CNN's input: log10 of the superposed atomic density, scaled to about [−1, 1]."""
-    from geoelf.train.data import promolecular
+    from geoelf.model.atomic_density import superposed_1s
 
-    rho, _ = promolecular(atoms, shape)
+    rho = np.maximum(superposed_1s(atoms, tuple(shape))[0], 1e-12)  # the density alone: no ELF needed here
     return ((np.log10(rho) + 1.0) / 2.0).astype(np.float32)
 
 

@@ -15,6 +15,11 @@ import numba
 import numpy as np
 
 
+def fractional_reach(cell: np.ndarray, rc: float) -> np.ndarray:
+    """(3,) extent of a sphere of radius ``rc`` Å in each fractional coordinate: rc·|b_i| (b_i reciprocal, no 2π)."""
+    return rc * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
+
+
 @numba.njit(cache=True, inline="always")
 def box(f: float, reach: float, n: int) -> range:
     """Grid indices along one axis (unwrapped, may pass the cell edge) within ``reach`` of fractional ``f``."""
@@ -132,7 +137,7 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     cell = np.ascontiguousarray(cell, dtype=np.float64)
     frac = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(cell)
     frac -= np.floor(frac)
-    reach = rc * np.linalg.norm(np.linalg.inv(cell).T, axis=1)  # sphere's extent in fractional units
+    reach = fractional_reach(cell, rc)
     centres = np.asarray(centres, dtype=np.float64)
     if len(centres) > 1 and not np.allclose(np.diff(centres), centres[1] - centres[0]):
         raise ValueError("the grid kernel needs equally spaced radial basis centres")

@@ -50,12 +50,11 @@ def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray,
     from geoelf.model.atomic_density import superposed_1s
 
     rho, grad, tau = superposed_1s(atoms, tuple(shape))
-    rho, grad, tau = rho.reshape(-1), grad.reshape(-1, 3), tau.reshape(-1)
     rho = np.maximum(rho, 1e-12)
-    tau_w = np.sum(grad**2, axis=1) / (8.0 * rho)
+    tau_w = np.sum(grad**2, axis=-1) / (8.0 * rho)
     d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
     chi = np.maximum(tau - tau_w, 0.0) / d_h
-    return rho.reshape(shape), (1.0 / (1.0 + chi**2)).reshape(shape)
+    return rho, 1.0 / (1.0 + chi**2)
 
 
 def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
