@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The final dense-h-v1 from the complete dataset v1, in stages that can be rerun one by one:
+#
+#   scripts/finalize_v1.sh train       # the 2-hour recipe on 2 CPU cores (machine to itself)
+#   scripts/finalize_v1.sh cnn         # the ELFNet-style CNN baseline on the same train split
+#   scripts/finalize_v1.sh install     # copy the run's package into src/geoelf/models/dense-h-v1
+#   scripts/finalize_v1.sh example     # the shipped demo frame from a test-split trajectory
+#   scripts/finalize_v1.sh card        # MODEL_CARD.md: test, 128-atom and crystal splits, baselines beside
+#   scripts/finalize_v1.sh residuals   # docs/residuals on the test split, protocol noise beside
+#   scripts/finalize_v1.sh bench       # prediction vs DFT speed, screening throughput
+#
+# Each stage reads what the one before it wrote; nothing here is needed by the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GEOELF=.venv/bin/geoelf
+PYTHON=.venv/bin/python
+RUN=${RUN:-runs/dense-h-v1-final}
+CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
+MODEL=src/geoelf/models/dense-h-v1
+# the architecture chosen on v1's validation split (docs/experiments.md, session 11)
+NET=${NET:-"net.features=48 net.vector_features=32 net.hidden=96 net.tensor_features=8"}
+EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5
+
+test_globs() {
+  # the test split's trajectories, as sample globs (the residual report takes globs)
+  $PYTHON -c "import json; print(' '.join(f'data/v1/fluid/{t}/*.h5' for t in json.load(open('data/v1/splits.json'))['splits']['test']))"
+}
+
+case "${1:-}" in
+  train)
+    $GEOELF dataset split data/v1
+    # shellcheck disable=SC2086
+    $GEOELF train configs/dense-h-v1.yaml out="$RUN" threads=2 device=cpu $NET ;;
+  cnn)
+    $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=2 minutes=60 lr_by_time=true val_every=100
+    rm -rf baselines/elfnet-cnn/weights.safetensors baselines/elfnet-cnn/config.json
+    cp "$CNN_RUN"/model/weights.safetensors "$CNN_RUN"/model/config.json baselines/elfnet-cnn/ ;;
+  install)
+    cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/ ;;
+  example)
+    $PYTHON scripts/make_example.py "$EXAMPLE" ;;
+  card)
+    $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal \
+      --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ;;
+  residuals)
+    # shellcheck disable=SC2046
+    $PYTHON scripts/residual_report.py $(test_globs) --model dense-h-v1 \
+      --noise reports/protocol_noise.json --out docs/residuals \
+      --preface "The final dense-h-v1 on the whole test split of dataset v1 (one held-out trajectory per even (rs, T) condition; never trained on)." ;;
+  bench)
+    $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64 128
+    $PYTHON benchmarks/bench_screen.py --runs 3 ;;
+  *)
+    sed -n '2,12p' "$0"; exit 2 ;;
+esac
