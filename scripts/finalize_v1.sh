@@ -43,6 +43,8 @@ case "${1:-}" in
     $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal \
       --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ;;
   residuals)
+    # the globs go to the script unexpanded (set -f), so the report prints them, not 60 paths
+    set -f
     # shellcheck disable=SC2046
     $PYTHON scripts/residual_report.py $(test_globs) --model dense-h-v1 \
       --noise reports/protocol_noise.json --out docs/residuals \
