@@ -40,7 +40,7 @@ case "${1:-}" in
   example)
     $PYTHON scripts/make_example.py "$EXAMPLE" ;;
   card)
-    $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal \
+    $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal --notes docs/model_notes/dense-h-v1.md \
       --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ;;
   residuals)
     # the globs go to the script unexpanded (set -f), so the report prints them, not 60 paths
