@@ -23,7 +23,7 @@ EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h
 
 test_globs() {
   # the test split's trajectories, as sample globs (the residual report takes globs)
-  $PYTHON -c "import json; print(' '.join(f'data/v1/fluid/{t}/*.h5' for t in json.load(open('data/v1/splits.json'))['splits']['test']))"
+  $PYTHON -c "from geoelf.data.dataset import load_splits; print(' '.join(f'data/v1/fluid/{t}/*.h5' for t in load_splits('data/v1')['test']))"
 }
 
 case "${1:-}" in
