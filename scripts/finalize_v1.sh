@@ -17,8 +17,6 @@ PYTHON=.venv/bin/python
 RUN=${RUN:-runs/dense-h-v1-final}
 CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
 MODEL=src/geoelf/models/dense-h-v1
-# the architecture chosen on v1's validation split (docs/experiments.md, session 11)
-NET=${NET:-"net.features=48 net.vector_features=32 net.hidden=96 net.tensor_features=8"}
 EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5
 
 test_globs() {
@@ -29,8 +27,8 @@ test_globs() {
 case "${1:-}" in
   train)
     $GEOELF dataset split data/v1
-    # shellcheck disable=SC2086
-    $GEOELF train configs/dense-h-v1.yaml out="$RUN" threads=2 device=cpu $NET ;;
+    # the recipe (B + rank-2, 110 min on 2 threads) is the config file; a rerun resumes the run
+    $GEOELF train configs/dense-h-v1.yaml out="$RUN" device=cpu ;;
   cnn)
     $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=2 minutes=60 lr_by_time=true val_every=100
     rm -rf baselines/elfnet-cnn/weights.safetensors baselines/elfnet-cnn/config.json

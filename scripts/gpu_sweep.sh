@@ -34,13 +34,15 @@ print("train", splits["splits"]["train"], "val", held_out)
 PYEOF
 common="data=$WORK/data device=$DEVICE minutes=$MINUTES lr_by_time=true steps=100000000 val_every=1000 threads=2"
 b16="batch_structures=16 probes_per_structure=4000"
+# the session-9 baseline A, spelled out now that configs/dense-h-v1.yaml holds the B + rank-2 recipe
+A="net.features=32 net.vector_features=16 net.hidden=64 net.tensor_features=0"
 declare -A RUNS=(
-  [A-b4]="configs/dense-h-v1.yaml"
-  [A-b16]="configs/dense-h-v1.yaml $b16"
-  [B-b16]="configs/dense-h-v1.yaml $b16 net.features=48 net.vector_features=32 net.hidden=96"
-  [A-rc25-b16]="configs/dense-h-v1.yaml $b16 net.cutoff_probe=2.5 net.rbf=16"
+  [A-b4]="configs/dense-h-v1.yaml $A"
+  [A-b16]="configs/dense-h-v1.yaml $A $b16"
+  [B-b16]="configs/dense-h-v1.yaml $A $b16 net.features=48 net.vector_features=32 net.hidden=96"
+  [A-rc25-b16]="configs/dense-h-v1.yaml $A $b16 net.cutoff_probe=2.5 net.rbf=16"
   [LR-b16]="configs/dense-h-lr.yaml $b16"
-  [C-b16]="configs/dense-h-v1.yaml $b16 net.features=64 net.vector_features=32 net.hidden=128 net.layers=4"
+  [C-b16]="configs/dense-h-v1.yaml $A $b16 net.features=64 net.vector_features=32 net.hidden=128 net.layers=4"
 )
 ONLY=${ONLY:-${!RUNS[*]}}  # e.g. ONLY="B-b16 A-b4": a subset of the runs
 for name in $ONLY; do

@@ -1,21 +1,24 @@
 """Training configuration: a YAML file, then command-line overrides (``key=value``, dotted keys).
 
-Example (``configs/dense-h-v1.yaml``)::
+Example (``configs/dense-h-v1.yaml``, the recipe of the shipped model)::
 
     data: data/v1
     train_split: train
     val_split: val
     out: runs/dense-h-v1
     seed: 0
-    steps: 20000
+    steps: 1000000          # a cap only: the clock ends the run
     minutes: 110            # wall-clock budget; training stops cleanly when it is spent
+    lr_by_time: true        # the learning rate decays with the clock and ends at lr_final
+    threads: 2
     batch_structures: 4
     probes_per_structure: 2000
     lr: 0.002
     lr_final: 0.00005
     val_every: 500
     val_probes: 20000
-    net: {features: 32, vector_features: 16, rbf: 12, layers: 3, cutoff_atom: 3.5, cutoff_probe: 2.0, hidden: 64}
+    net: {features: 48, vector_features: 32, rbf: 12, layers: 3, cutoff_atom: 3.5, cutoff_probe: 2.0,
+          hidden: 96, tensor_features: 8}
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     best = state.get("best_mae", math.inf)
     step = state.get("step", 0)
     t_start = time.perf_counter() - state.get("seconds", 0.0)
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or dist.rank != 0)
+    # when the clock ends the run, a step total would give a false ETA: show the minutes left instead
+    bar = tqdm(total=None if cfg.lr_by_time else cfg.steps, initial=step, desc="train", unit="step",
+               disable=not progress or dist.rank != 0)
     losses: list[float] = []
     lr = cfg.lr
 
@@ -92,7 +94,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
                         "minutes": (time.perf_counter() - t_start) / 60})
         losses = []
-        bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}")
+        left = {"min_left": f"{max(0.0, cfg.minutes - (time.perf_counter() - t_start) / 60):.0f}"} if cfg.lr_by_time else {}
+        bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}", **left)
         if metrics["mae"] < best:
             best = metrics["mae"]
             _package(net, out / "model", cfg, train_items, history)
