@@ -55,7 +55,7 @@ def _status(rows) -> list[str]:
             f"2 temperatures, 1200 and 2800 K × 3 independent trajectories × 10 snapshots), {fluid128} of 30 "
             f"128-atom snapshots, {cryst} crystals (complete). Generation continues where it stopped:",
             "", "```bash", "nohup nice -n 15 python scripts/generate_v1.py > gen.log 2>&1 &   # resumable; commit data/v1 as samples finish",
-            "# or two streams of one process each on different trajectories (about 1.5x the throughput of one 2-process run):",
+            "# or two streams of one process each on different trajectories (about the throughput of one 2-process run):",
             "GEOELF_NPROCS=1 nohup python scripts/generate_v1.py --only h128_rs1.41 > a.log 2>&1 &",
             "GEOELF_NPROCS=1 nohup python scripts/generate_v1.py --only h128_rs1.49 > b.log 2>&1 &",
             "python scripts/dataset_card.py && geoelf dataset split data/v1          # refresh this card and the split", "```", ""]
