@@ -1,24 +1,10 @@
 """Training configuration: a YAML file, then command-line overrides (``key=value``, dotted keys).
 
-Example (``configs/dense-h-v1.yaml``, the recipe of the shipped model)::
+Every key of :class:`TrainConfig` can appear in the file; ``net`` holds the keys of
+:class:`geoelf.model.network.NetConfig`. ``configs/dense-h-v1.yaml`` is the recipe of the shipped model (read it there rather than
+copied here, where it would drift)::
 
-    data: data/v1
-    train_split: train
-    val_split: val
-    out: runs/dense-h-v1
-    seed: 0
-    steps: 1000000          # a cap only: the clock ends the run
-    minutes: 110            # wall-clock budget; training stops cleanly when it is spent
-    lr_by_time: true        # the learning rate decays with the clock and ends at lr_final
-    threads: 2
-    batch_structures: 4
-    probes_per_structure: 2000
-    lr: 0.002
-    lr_final: 0.00005
-    val_every: 500
-    val_probes: 20000
-    net: {features: 48, vector_features: 32, rbf: 12, layers: 3, cutoff_atom: 3.5, cutoff_probe: 2.0,
-          hidden: 96, tensor_features: 8}
+    geoelf train configs/dense-h-v1.yaml steps=500 net.features=64 out=runs/try
 """
 
 from __future__ import annotations

@@ -91,10 +91,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     def validate_and_save() -> None:
         nonlocal best, losses
         metrics = evaluate_probes(net, val, net_cfg, device)
+        minutes = (time.perf_counter() - t_start) / 60
         history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
-                        "minutes": (time.perf_counter() - t_start) / 60})
+                        "minutes": minutes})
         losses = []
-        left = {"min_left": f"{max(0.0, cfg.minutes - (time.perf_counter() - t_start) / 60):.0f}"} if cfg.lr_by_time else {}
+        left = {"min_left": f"{max(0.0, cfg.minutes - minutes):.0f}"} if cfg.lr_by_time else {}
         bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}", **left)
         if metrics["mae"] < best:
             best = metrics["mae"]
