@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import tempfile
 import zlib
@@ -122,12 +123,18 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
     """An open file that appears under ``path`` only when complete; '.gz' names are compressed."""
     binary = "b" in mode
     with atomic_path(path) as tmp:
-        if str(path).lower().endswith(".gz"):
-            handle = gzip.open(tmp, "wb" if binary else "wt", compresslevel=6)
-        else:
-            handle = open(tmp, "wb" if binary else "w")
-        with handle:
-            yield handle
+        if not str(path).lower().endswith(".gz"):
+            with open(tmp, "wb" if binary else "w") as handle:
+                yield handle
+            return
+        # no time stamp or temp-file name in the gzip header: the same content gives the same bytes
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6,
+                                                    mtime=0) as zipped:
+            if binary:
+                yield zipped
+            else:
+                with io.TextIOWrapper(zipped) as text:
+                    yield text
 
 
 def set_default_mode(path: str | os.PathLike) -> None:
