@@ -1,15 +1,20 @@
 """Recompute the ELF of N random stored samples with `geoelf dft elf` and compare (R²).
 
-    python scripts/check_reproducibility.py [DATASET] [--n 3] [--seed 0]
+    python scripts/check_reproducibility.py [DATASET] [--n 3] [--seed 0] [--record]
+
+With --record the results go to DATASET/reproducibility.json, which the dataset card reports.
+Exit status 1 when any sample is reproduced with R² below 0.9999 (issue 3's threshold).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import subprocess
 import sys
 import tempfile
+import os
 import time
 from pathlib import Path
 
@@ -29,7 +34,9 @@ def main() -> None:
     parser.add_argument("dataset", nargs="?", default=str(Path(__file__).resolve().parents[1] / "data" / "v1"))
     parser.add_argument("--n", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--record", action="store_true", help="write DATASET/reproducibility.json")
     args = parser.parse_args()
+    results = []
     samples = random.Random(args.seed).sample(find_samples(args.dataset), args.n)
     with tempfile.TemporaryDirectory() as tmp:
         for path in samples:
@@ -40,8 +47,19 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "geoelf.cli.main", "dft", "elf", str(structure), "-o", tmp], check=True,
                            stdout=subprocess.DEVNULL)
             fresh, fresh_meta = read_sample(Path(tmp) / f"{meta['sample_id']}.h5")
-            print(f"{meta['sample_id']}: R² = {r2(stored.data, fresh.data):.7f}, max |Δ| = {np.abs(stored.data - fresh.data).max():.2e}, "
-                  f"ΔP = {fresh_meta['pressure_gpa'] - meta['pressure_gpa']:+.3f} GPa, {time.perf_counter() - t0:.0f} s")
+            result = {"sample": meta["sample_id"], "natoms": len(stored.atoms), "r2": r2(stored.data, fresh.data),
+                      "max_abs": float(np.abs(stored.data - fresh.data).max()),
+                      "dp_gpa": fresh_meta["pressure_gpa"] - meta["pressure_gpa"],
+                      "seconds": time.perf_counter() - t0}
+            results.append(result)
+            print(f"{result['sample']}: R² = {result['r2']:.7f}, max |Δ| = {result['max_abs']:.2e}, "
+                  f"ΔP = {result['dp_gpa']:+.3f} GPa, {result['seconds']:.0f} s")
+    if args.record:
+        record = {"command": f"python scripts/check_reproducibility.py --n {args.n} --seed {args.seed} --record",
+                  "date": time.strftime("%Y-%m-%d"), "nprocs": os.environ.get("GEOELF_NPROCS", "default"),
+                  "samples": results}
+        (Path(args.dataset) / "reproducibility.json").write_text(json.dumps(record, indent=1) + "\n")
+    sys.exit(0 if all(r["r2"] >= 0.9999 for r in results) else 1)
 
 
 if __name__ == "__main__":

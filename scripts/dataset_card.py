@@ -33,6 +33,7 @@ def main() -> None:
     lines += _pressures(rows)
     lines += _splits(root, rows, splits)
     lines += _cost(root, rows)
+    lines += _reproducibility(root)
     lines += _failures(root)
     lines += ["## Files", "",
               f"{doc['total']} samples, {doc['bytes'] / 1e6:.1f} MB of HDF5 (one file per sample: "
@@ -153,6 +154,22 @@ def _cost(root: Path, rows) -> list[str]:
             f"- labels: {scf / 3600:.2f} h of SCF + {pp / 3600:.2f} h of pp.x for {len(rows)} samples "
             f"(fluid: {medians or 'none yet'});",
             f"- MD, segments of 60 steps: {md_lines or 'none yet'} (one or two MPI processes; paused spans count).", ""]
+
+
+def _reproducibility(root: Path) -> list[str]:
+    """Stored samples recomputed from scratch (scripts/check_reproducibility.py --record)."""
+    path = root / "reproducibility.json"
+    if not path.exists():
+        return ["## Reproducibility", "", "- Not checked yet (`python scripts/check_reproducibility.py --record`).", ""]
+    record = json.loads(path.read_text())
+    out = ["## Reproducibility", "",
+           f"Stored samples recomputed from their structures with `geoelf dft elf` on {record['date']} "
+           f"(`{record['command']}`):", "",
+           "| sample | atoms | R² against the stored ELF | max abs difference | ΔP (GPa) | seconds |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {r['sample']} | {r['natoms']} | {r['r2']:.7f} | {r['max_abs']:.1e} | {r['dp_gpa']:+.3f} | {r['seconds']:.0f} |"
+            for r in record["samples"]]
+    return out + [""]
 
 
 def _failures(root: Path) -> list[str]:
