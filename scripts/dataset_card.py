@@ -147,7 +147,7 @@ def _cost(root: Path, rows) -> list[str]:
     # wall clock includes whatever else ran (training, tests, benchmarks): the fastest sample of
     # a group is the best estimate of the undisturbed cost
     medians = "; ".join(f"{natoms} atoms, k-mesh {mesh}, {n} process{'es' if n > 1 else ''}: median {np.median(v):.0f} s, "
-                        f"fastest {min(v):.0f} s ({len(v)} samples)" for (natoms, mesh, n), v in sorted(per.items(), reverse=True))
+                        f"fastest {min(v):.0f} s ({len(v)} sample{'s' if len(v) != 1 else ''})" for (natoms, mesh, n), v in sorted(per.items(), reverse=True))
     md_lines = "; ".join(f"{natoms} atoms: {sum(v) / 3600:.2f} h for {len(v)} segments, median {np.median(v):.0f} s"
                          for natoms, v in sorted(md.items()))
     return ["## How long it took (2 cores, wall clock)", "",
