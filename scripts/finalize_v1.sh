@@ -39,6 +39,7 @@ case "${1:-}" in
     $PYTHON scripts/make_example.py "$EXAMPLE" ;;
   card)
     $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal --notes docs/model_notes/dense-h-v1.md \
+      --status "$(cat docs/model_notes/dense-h-v1-status.md)" \
       --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ;;
   residuals)
     # the globs go to the script unexpanded (set -f), so the report prints them, not 60 paths
