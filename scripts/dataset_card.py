@@ -51,6 +51,12 @@ def _status(rows) -> list[str]:
     fluid64 = sum(1 for r in rows if r.get("phase") == "fluid" and r.get("natoms") == 64)
     fluid128 = sum(1 for r in rows if r.get("phase") == "fluid" and r.get("natoms") == 128)
     cryst = sum(1 for r in rows if r.get("phase") not in (None, "fluid"))
+    if fluid64 >= 360 and fluid128 >= 30 and cryst >= 10:
+        return ["## Status", "",
+                f"Complete: {fluid64} 64-atom fluid snapshots (6 densities rs 1.25–1.65 bohr × 2 temperatures, "
+                f"1200 and 2800 K × 3 independent trajectories × 10 snapshots), {fluid128} 128-atom snapshots "
+                f"(two trajectories, size-transfer test only) and {cryst} crystals. `python scripts/generate_v1.py` "
+                "reruns or extends it (resumable; finished samples are skipped).", ""]
     return ["## Status", "",
             f"Committed so far: {fluid64} of 360 planned 64-atom fluid snapshots (6 densities rs 1.25–1.65 bohr × "
             f"2 temperatures, 1200 and 2800 K × 3 independent trajectories × 10 snapshots), {fluid128} of 30 "

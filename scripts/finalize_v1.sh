@@ -30,7 +30,8 @@ case "${1:-}" in
     # the recipe (B + rank-2, 110 min on 2 threads) is the config file; a rerun resumes the run
     $GEOELF train configs/dense-h-v1.yaml out="$RUN" device=cpu ;;
   cnn)
-    $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=2 minutes=60 lr_by_time=true val_every=100
+    # one core for 60 min, as in session 10, so that the baseline's budget does not change
+    $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=1 steps=100000 minutes=60 lr_by_time=true val_every=100
     rm -rf baselines/elfnet-cnn/weights.safetensors baselines/elfnet-cnn/config.json
     cp "$CNN_RUN"/model/weights.safetensors "$CNN_RUN"/model/config.json baselines/elfnet-cnn/ ;;
   install)
