@@ -32,8 +32,10 @@ case "${1:-}" in
   cnn)
     # one core for 60 min, as in session 10, so that the baseline's budget does not change
     $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=1 steps=100000 minutes=60 lr_by_time=true val_every=100
-    rm -rf baselines/elfnet-cnn/weights.safetensors baselines/elfnet-cnn/config.json
-    cp "$CNN_RUN"/model/weights.safetensors "$CNN_RUN"/model/config.json baselines/elfnet-cnn/ ;;
+    # the baseline is chosen on the validation split: replace baselines/elfnet-cnn only if this wins
+    for m in baselines/elfnet-cnn "$CNN_RUN"/model; do
+      echo "$m: $($GEOELF evaluate --dataset data/v1 --split val --model "$m" --no-topology | tail -1)"
+    done ;;
   install)
     cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/ ;;
   example)
