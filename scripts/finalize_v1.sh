@@ -34,7 +34,7 @@ case "${1:-}" in
     $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=1 steps=100000 minutes=60 lr_by_time=true val_every=100
     # the baseline is chosen on the validation split: replace baselines/elfnet-cnn only if this wins
     for m in baselines/elfnet-cnn "$CNN_RUN"/model; do
-      echo "$m: $($GEOELF evaluate --dataset data/v1 --split val --model "$m" --no-topology | tail -1)"
+      echo "$m: $($GEOELF evaluate --dataset data/v1 --split val --model "$m" --no-topology | grep aggregate:)"
     done ;;
   install)
     cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/ ;;
