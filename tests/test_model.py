@@ -22,14 +22,17 @@ CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0
 LONG = NetConfig(**{**CFG.as_dict(), "long_range_sigmas": [0.8, 1.6]})
 GRAM = NetConfig(**{**CFG.as_dict(), "vector_gram": True})
 TENSOR = NetConfig(**{**CFG.as_dict(), "tensor_features": 4})
+# atom vectors and tensors, more of them than rank-2 probe channels (both branches of the invariants)
+ORIENT = NetConfig(**{**CFG.as_dict(), "tensor_features": 4, "atom_vector_features": 5, "atom_tensor_features": 6})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient"])
 def net(request):
     """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
-    channels' Gram matrix and the one with rank-2 channels: every test holds for all four."""
+    channels' Gram matrix, the one with rank-2 channels and the one with atom vectors (orientation
+    channels): every test holds for all five."""
     torch.manual_seed(0)
-    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR}[request.param]).double().eval()
+    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):

@@ -19,7 +19,7 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
     training from waiting on the CPU.
     """
     brute = str(device).startswith("cuda") if brute_force is None else brute_force
-    numbers, ai, aj, r_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
+    numbers, ai, aj, d_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
     atom_offset = probe_offset = 0
     for atoms, points in structures:
         cell = atoms.cell.array
@@ -27,7 +27,7 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
         numbers.append(torch.as_tensor(atoms.numbers, dtype=torch.long, device=device))
         ai.append(i + atom_offset)
         aj.append(j + atom_offset)
-        r_aa.append(torch.linalg.vector_norm(d, dim=1).to(dtype))
+        d_aa.append(d.to(dtype))
         p, a, dp = _pairs(points, atoms.positions, cell, cutoff_probe, False, brute, device)
         pi.append(p + probe_offset)
         pa.append(a + atom_offset)
@@ -42,7 +42,7 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
 
     return {
         "numbers": cat(numbers, torch.long), "ai": cat(ai, torch.long), "aj": cat(aj, torch.long),
-        "r_aa": cat(r_aa, dtype), "n_probes": probe_offset, "pi": cat(pi, torch.long), "pa": cat(pa, torch.long),
+        "d_aa": cat(d_aa, dtype).reshape(-1, 3), "n_probes": probe_offset, "pi": cat(pi, torch.long), "pa": cat(pa, torch.long),
         "disp": cat(disp, dtype).reshape(-1, 3), "structures": whole,
     }
 

@@ -7,6 +7,13 @@ v_p = Σ_a g(r_pa) ⊙ h_a ⊗ r̂_pa, whose squared norms |v_p|² (per channel)
 information about where the neighbours sit (at an H–H bond midpoint the vectors cancel) while
 staying exactly rotation invariant (with ``vector_gram``, all dot products v_c · v_d between
 channels instead). An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
+With ``atom_vector_features`` set, each atom also carries C vectors μ_a = Σ_b φ(r_ab) ⊙ h_b ⊗ r̂_ab
+(for a molecule: its bond axis), which probes gather as m_p = Σ_a g(r_pa) ⊙ μ_a and read through
+|m_p|², m_p · v_p and m_pᵀ T_p m_p: whether the probe lies along or across the bonds of the
+molecules around it, which the probe's own channels only see for atoms inside its cutoff. With
+``atom_tensor_features`` set, atoms also carry traceless rank-2 tensors Q_a = Σ_b φ(r_ab) ⊙ h_b ⊗
+(r̂r̂ᵀ − I/3), a bond axis without its sign, gathered as Q_p and read through |Q_p|², tr(Q_p T_p)
+and v_pᵀ Q_p v_p.
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
@@ -47,6 +54,12 @@ class NetConfig:
     # squared Frobenius norms Σ_ab w_a w_b (cos²θ_ab − 1/3): they tell "between two atoms on a line"
     # (where the vector channels cancel) from "beside one atom", the anisotropy of a bond's ELF
     tensor_features: int = 0
+    # > 0: that many atom vector channels μ_a (orientation of each atom's bonds), gathered at
+    # probes as m_p and read through |m_p|², m_p · v_p and m_pᵀ T_p m_p (needs ≤ vector_features)
+    atom_vector_features: int = 0
+    # > 0: that many traceless atom tensor channels Q_a, gathered at probes as Q_p and read through
+    # |Q_p|², tr(Q_p T_p) and v_pᵀ Q_p v_p (the headless bond axis: symmetric across a molecule)
+    atom_tensor_features: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +105,13 @@ def outer_components(unit: torch.Tensor) -> torch.Tensor:
     return torch.stack([x * x, y * y, z * z, x * y, x * z, y * z], dim=1)
 
 
+def quadratic_form(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """xᵀ A x (..., ) for symmetric A given by six components t (..., 6) and vectors x (..., 3)."""
+    a, b, c = x[..., 0], x[..., 1], x[..., 2]
+    return (t[..., 0] * a * a + t[..., 1] * b * b + t[..., 2] * c * c
+            + 2 * (t[..., 3] * a * b + t[..., 4] * a * c + t[..., 5] * b * c))
+
+
 def tensor_invariants(t: torch.Tensor) -> torch.Tensor:
     """Squared Frobenius norms (P, T) of the traceless parts of symmetric tensors given by their
     six components (P, T, 6): |A − tr(A) I/3|² = Σ_ii A_ii² + 2 Σ_i<j A_ij² − tr(A)²/3."""
@@ -117,6 +137,16 @@ class ProbeNet(nn.Module):
         if c.tensor_features:
             self.tensor_filter = nn.Linear(c.rbf, c.tensor_features, bias=False)
             self.atom_to_tensor = nn.Linear(c.features, c.tensor_features, bias=False)
+        if max(c.atom_vector_features, c.atom_tensor_features) > c.vector_features:
+            raise ValueError("atom_vector_features and atom_tensor_features must not exceed vector_features")
+        if c.atom_vector_features:
+            self.atom_vector_filter = nn.Linear(c.rbf, c.atom_vector_features, bias=False)
+            self.atom_to_atom_vector = nn.Linear(c.features, c.atom_vector_features, bias=False)
+            self.orientation_filter = nn.Linear(c.rbf, c.atom_vector_features, bias=False)
+        if c.atom_tensor_features:
+            self.atom_tensor_filter = nn.Linear(c.rbf, c.atom_tensor_features, bias=False)
+            self.atom_to_atom_tensor = nn.Linear(c.features, c.atom_tensor_features, bias=False)
+            self.axis_filter = nn.Linear(c.rbf, c.atom_tensor_features, bias=False)
         n_long = len(c.long_range_sigmas) * c.long_range_channels
         n_vec = c.vector_features * (c.vector_features + 1) // 2 if c.vector_gram else c.vector_features
         if c.vector_gram:
@@ -125,7 +155,7 @@ class ProbeNet(nn.Module):
             self.charges = nn.Linear(c.features, n_long)
             self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + n_vec + c.tensor_features + n_long, c.hidden), nn.SiLU(),
+            nn.Linear(c.features + n_vec + c.tensor_features + self.n_orientation + n_long, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
@@ -139,6 +169,80 @@ class ProbeNet(nn.Module):
         return h
 
     @property
+    def n_orientation(self) -> int:
+        """Number of orientation invariants the head reads: |m|², m · v, mᵀ T m (where T exists);
+        |Q|², tr(Q T) (where T exists), vᵀ Q v."""
+        c = self.config
+        vec = 2 * c.atom_vector_features + min(c.atom_vector_features, c.tensor_features)
+        return vec + 2 * c.atom_tensor_features + min(c.atom_tensor_features, c.tensor_features)
+
+    @property
+    def n_state_extra(self) -> int:
+        """Per-atom numbers beyond h in an atom state: 3 per atom vector, 6 per atom tensor."""
+        return 3 * self.config.atom_vector_features + 6 * self.config.atom_tensor_features
+
+    def atom_state(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, d_aa: torch.Tensor) -> torch.Tensor:
+        """What probes read from each atom, (N, F + 3C + 6D): the invariant features h (N, F), then the
+        atom vectors μ (N, C, 3) and the atom tensors' six components xx, yy, zz, xy, xz, yz (N, D, 6),
+        flattened (C = ``atom_vector_features``, D = ``atom_tensor_features``). ``d_aa`` (E, 3) Å:
+        x_i − x_j of each atom pair (i ← j)."""
+        r = torch.linalg.vector_norm(d_aa, dim=1)
+        h = self.atom_features(numbers, ai, aj, r)
+        c, d = self.config.atom_vector_features, self.config.atom_tensor_features
+        if not (c or d):
+            return h
+        unit = d_aa / r.clamp_min(1e-9)[:, None]
+        rbf = self.atom_rbf(r)
+        parts = [h]
+        if c:
+            w = self.atom_vector_filter(rbf) * self.atom_to_atom_vector(h)[aj]  # (E, C)
+            mu = torch.zeros(h.shape[0], c, 3, dtype=h.dtype, device=h.device)
+            parts.append(mu.index_add_(0, ai, w[:, :, None] * unit[:, None, :]).reshape(h.shape[0], 3 * c))
+        if d:
+            w = self.atom_tensor_filter(rbf) * self.atom_to_atom_tensor(h)[aj]  # (E, D)
+            comps = outer_components(unit) - unit.new_tensor([1 / 3, 1 / 3, 1 / 3, 0, 0, 0])  # traceless
+            q = torch.zeros(h.shape[0], d, 6, dtype=h.dtype, device=h.device)
+            parts.append(q.index_add_(0, ai, w[:, :, None] * comps[:, None, :]).reshape(h.shape[0], 6 * d))
+        return torch.cat(parts, dim=1)
+
+    def state_parts(self, state: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Atom vectors μ (N, C, 3) and atom tensors (N, D, 6) of an atom state (None where absent)."""
+        f, c, d = self.config.features, self.config.atom_vector_features, self.config.atom_tensor_features
+        # contiguous copies: the invariants' many elementwise products run ~3x faster on them
+        mu = state[:, f : f + 3 * c].reshape(-1, c, 3).contiguous() if c else None
+        q = state[:, f + 3 * c : f + 3 * c + 6 * d].reshape(-1, d, 6).contiguous() if d else None
+        return mu, q
+
+    def invariant(self, state: torch.Tensor) -> torch.Tensor:
+        """The rotation-invariant part h (N, F) of an atom state (domain checks, long-range charges)."""
+        return state[:, : self.config.features]
+
+    def orientation_invariants(self, m: torch.Tensor | None, q: torch.Tensor | None, v: torch.Tensor,
+                               t: torch.Tensor | None) -> torch.Tensor:
+        """Invariants (P, n_orientation) of the gathered atom vectors m (P, C, 3) and atom tensors q
+        (P, D, 6, traceless) with the probe's vector channels v (P, V, 3) and rank-2 channels t (P, T, 6)
+        (None where absent): |m_c|², m_c · v_c, m_cᵀ T̃_c m_c; |Q_d|², tr(Q_d T_d), v_dᵀ Q_d v_d."""
+        feats = []
+        nt = t.shape[1] if t is not None else 0
+        if m is not None:
+            c = m.shape[1]
+            feats += [(m * m).sum(-1), (m * v[:, :c]).sum(-1)]
+            k = min(c, nt)
+            if k:
+                tk = t[:, :k]
+                trace = tk[..., :3].sum(-1)
+                feats.append(quadratic_form(tk, m[:, :k]) - trace * (m[:, :k] ** 2).sum(-1) / 3)
+        if q is not None:
+            d = q.shape[1]
+            feats.append(tensor_invariants(q))
+            k = min(d, nt)
+            if k:  # tr(Q T) = Σ_i Q_ii T_ii + 2 Σ_i<j Q_ij T_ij; Q traceless, so T's trace drops out
+                prod = q[:, :k] * t[:, :k]
+                feats.append(prod[..., :3].sum(-1) + 2 * prod[..., 3:].sum(-1))
+            feats.append(quadratic_form(q, v[:, :d]))
+        return torch.cat(feats, dim=1)
+
+    @property
     def long_range(self) -> bool:
         return bool(self.config.long_range_sigmas)
 
@@ -148,10 +252,11 @@ class ProbeNet(nn.Module):
 
         return at_points(self.charges(h), positions, cell, self.long_range_sigma, points)
 
-    def probe_logits(self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, disp: torch.Tensor,
+    def probe_logits(self, state: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, disp: torch.Tensor,
                      extra: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (P,) at probes from atom features and probe–atom pairs (disp = probe − atom, Å);
+        """Logits (P,) at probes from atom states (``atom_state``) and probe–atom pairs (disp = probe − atom, Å);
         ``extra`` (P, C): the long-range channels of a long-range model."""
+        h = self.invariant(state)
         r = torch.linalg.vector_norm(disp, dim=1)
         rbf = self.probe_rbf(r)
         s = torch.zeros(n_probes, h.shape[1], dtype=h.dtype, device=h.device)
@@ -161,11 +266,22 @@ class ProbeNet(nn.Module):
         v = torch.zeros(n_probes, w.shape[1], 3, dtype=h.dtype, device=h.device)
         v.index_add_(0, pi, w[:, :, None] * unit[:, None, :])
         feats = [s, self.vector_invariants(v)]
+        t = None
         if self.config.tensor_features:
             wt = self.tensor_filter(rbf) * self.atom_to_tensor(h)[pa]  # (E, T)
             t = torch.zeros(n_probes, wt.shape[1], 6, dtype=h.dtype, device=h.device)
             t.index_add_(0, pi, wt[:, :, None] * outer_components(unit)[:, None, :])
             feats.append(tensor_invariants(t))
+        mu, q = self.state_parts(state)
+        m = qp = None
+        if mu is not None:
+            m = torch.zeros(n_probes, mu.shape[1], 3, dtype=h.dtype, device=h.device)
+            m.index_add_(0, pi, self.orientation_filter(rbf)[:, :, None] * mu[pa])
+        if q is not None:
+            qp = torch.zeros(n_probes, q.shape[1], 6, dtype=h.dtype, device=h.device)
+            qp.index_add_(0, pi, self.axis_filter(rbf)[:, :, None] * q[pa])
+        if self.n_orientation:
+            feats.append(self.orientation_invariants(m, qp, v, t))
         feats += [extra] if extra is not None else []
         return self.head(torch.cat(feats, dim=1))[:, 0]
 
@@ -177,14 +293,25 @@ class ProbeNet(nn.Module):
         gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
         return gram[:, self.gram_index[0], self.gram_index[1]]
 
-    def atom_contributions(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def atom_contributions(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-atom, per-radial-function probe contributions: us (N, K, F), uv (N, K, V), ut (N, K, T).
 
         Because the probe filters are linear in the radial basis, s_p = Σ_pairs Σ_k rbf_k us[a, k],
         v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂ and T_p = Σ_pairs Σ_k rbf_k ut[a, k] r̂r̂ᵀ — the form the
-        fused grid kernel evaluates (T = 0 channels without ``tensor_features``).
+        fused grid kernel evaluates (T = 0 channels without ``tensor_features``). The gathered atom
+        vectors m_p = Σ_pairs Σ_k rbf_k um[a, k] and atom tensors hold no r̂, so their 3C + 6D
+        components ride along as extra scalar channels: us is then (N, K, F + 3C + 6D).
         """
+        h = self.invariant(state)
         us = self.scalar_filter.weight.T[None, :, :] * h[:, None, :]
+        mu, q = self.state_parts(state)
+        extra = []
+        if mu is not None:
+            extra.append(self.orientation_filter.weight.T[None, :, :, None] * mu[:, None, :, :])  # (N, K, C, 3)
+        if q is not None:
+            extra.append(self.axis_filter.weight.T[None, :, :, None] * q[:, None, :, :])  # (N, K, D, 6)
+        if extra:
+            us = torch.cat([us] + [e.reshape(h.shape[0], self.config.rbf, -1) for e in extra], dim=2)
         uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
         if not self.config.tensor_features:
             return us, uv, h.new_zeros(h.shape[0], self.config.rbf, 0)
@@ -196,16 +323,21 @@ class ProbeNet(nn.Module):
         """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
         the rank-2 channels' six components (P, T, 6) (xx, yy, zz, xy, xz, yz of Σ w r̂r̂ᵀ) when the
         model has them, and the long-range channels (P, C) of a long-range model."""
-        feats = [s, self.vector_invariants(v, vector_axis)]
+        f = self.config.features
+        feats = [s[:, :f], self.vector_invariants(v, vector_axis)]
         feats += [tensor_invariants(t)] if self.config.tensor_features else []
+        if self.n_orientation:
+            m, q = self.state_parts(s)
+            feats.append(self.orientation_invariants(m, q, v if vector_axis == -1 else v.transpose(1, 2), t))
         feats += [extra] if extra is not None else []
         return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
 
     def forward(self, batch: dict) -> torch.Tensor:
-        """ELF (P,) for a batch dict with keys numbers, ai, aj, r_aa, n_probes, pi, pa, disp
+        """ELF (P,) for a batch dict with keys numbers, ai, aj, d_aa, n_probes, pi, pa, disp
         (and ``structures`` for a long-range model, see ``make_batch``)."""
-        h = self.atom_features(batch["numbers"], batch["ai"], batch["aj"], batch["r_aa"])
+        state = self.atom_state(batch["numbers"], batch["ai"], batch["aj"], batch["d_aa"])
         extra = None
         if self.long_range:
+            h = self.invariant(state)
             extra = torch.cat([self.long_range_at(h[a0:a1], pos, cell, pts) for a0, a1, cell, pos, pts in batch["structures"]])
-        return torch.sigmoid(self.probe_logits(h, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra))
+        return torch.sigmoid(self.probe_logits(state, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra))

@@ -90,8 +90,8 @@ class Predictor:
         c = self.net.config
         i, j, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, c.cutoff_atom, exclude_self=True)
         with torch.no_grad():
-            return self.net.atom_features(torch.as_tensor(atoms.numbers, dtype=torch.long), torch.as_tensor(i), torch.as_tensor(j),
-                                          torch.as_tensor(np.linalg.norm(d, axis=1), dtype=torch.float32))
+            return self.net.atom_state(torch.as_tensor(atoms.numbers, dtype=torch.long), torch.as_tensor(i), torch.as_tensor(j),
+                                       torch.as_tensor(d, dtype=torch.float32))
 
     def grid(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = 400_000, source: str | None = None) -> Prediction:
         """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
@@ -106,7 +106,7 @@ class Predictor:
             us, uv, ut = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         plane = shape[1] * shape[2]
-        long = self.long_range_grid(atoms, h, shape)
+        long = self.long_range_grid(atoms, self.net.invariant(h), shape)
         step = max(1, slab_points // plane)
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
@@ -120,7 +120,7 @@ class Predictor:
                                                   t=torch.from_numpy(t).transpose(1, 2))
             out[i0:i1] = elf.double().numpy().reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
-        ood, notes = self.domain(atoms, h)
+        ood, notes = self.domain(atoms, self.net.invariant(h))
         return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
 
     def long_range_grid(self, atoms: Atoms, h, shape: tuple[int, int, int]) -> np.ndarray | None:
@@ -150,7 +150,7 @@ class Predictor:
             with torch.no_grad():
                 extra = None
                 if getattr(self.net, "long_range", False):
-                    extra = self.net.long_range_at(h, torch.as_tensor(atoms.positions, dtype=torch.float32), atoms.cell.array,
+                    extra = self.net.long_range_at(self.net.invariant(h), torch.as_tensor(atoms.positions, dtype=torch.float32), atoms.cell.array,
                                                    torch.as_tensor(part, dtype=torch.float32))
                 logits = self.net.probe_logits(h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32), extra)
             out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
