@@ -104,3 +104,25 @@ def test_samples_are_readable_by_every_analysis_command(tmp_path, capsys):
     assert doc["format"] == "sample" and doc["grid"] == [8, 8, 8]
     assert main(["network", str(sample), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["phi_star"] is not None
+
+
+def test_device_pack_round_trip_is_within_its_quantisation(tmp_path):
+    """scripts/device_train.py packs a split for the GPU machine; its items equal the dataset's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    from device_train import SCALE, pack, unpack
+
+    from geoelf.train.data import load_split
+
+    fake_dataset(tmp_path / "d")
+    assert main(["dataset", "split", str(tmp_path / "d")]) == 0
+    pack(str(tmp_path / "d"), "train", str(tmp_path / "train.npz"))
+    packed, stored = unpack(str(tmp_path / "train.npz")), load_split(str(tmp_path / "d"), "train")
+    assert len(packed) == len(stored) == 16
+    for a, b in zip(packed, stored):
+        assert a.elf.shape == b.elf.shape
+        assert np.abs(a.elf - b.elf).max() <= 0.5 / SCALE + 1e-6
+        assert np.array_equal(a.atoms.positions, b.atoms.positions) and np.array_equal(a.atoms.cell.array, b.atoms.cell.array)
+        assert a.meta["sample_id"] == b.meta["sample_id"]

@@ -176,11 +176,6 @@ class ProbeNet(nn.Module):
         vec = 2 * c.atom_vector_features + min(c.atom_vector_features, c.tensor_features)
         return vec + 2 * c.atom_tensor_features + min(c.atom_tensor_features, c.tensor_features)
 
-    @property
-    def n_state_extra(self) -> int:
-        """Per-atom numbers beyond h in an atom state: 3 per atom vector, 6 per atom tensor."""
-        return 3 * self.config.atom_vector_features + 6 * self.config.atom_tensor_features
-
     def atom_state(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, d_aa: torch.Tensor) -> torch.Tensor:
         """What probes read from each atom, (N, F + 3C + 6D): the invariant features h (N, F), then the
         atom vectors μ (N, C, 3) and the atom tensors' six components xx, yy, zz, xy, xz, yz (N, D, 6),
