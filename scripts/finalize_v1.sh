@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GEOELF=.venv/bin/geoelf
 PYTHON=.venv/bin/python
-RUN=${RUN:-runs/dense-h-v1-final}
+RUN=${RUN:-runs/dense-h-v1-v2}  # session 15 (orientation channels); v1 weights: runs/dense-h-v1-final
 CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
 MODEL=src/geoelf/models/dense-h-v1
 EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5
@@ -27,7 +27,7 @@ test_globs() {
 case "${1:-}" in
   train)
     $GEOELF dataset split data/v1
-    # the recipe (B + rank-2, 110 min on 2 threads) is the config file; a rerun resumes the run
+    # the recipe (B + rank-2 + orientation channels, 100 min on 2 threads) is the config file; a rerun resumes the run
     $GEOELF train configs/dense-h-v1.yaml out="$RUN" device=cpu ;;
   cnn)
     # one core for 60 min, as in session 10, so that the baseline's budget does not change
@@ -37,7 +37,9 @@ case "${1:-}" in
       echo "$m: $($GEOELF evaluate --dataset data/v1 --split val --model "$m" --no-topology | grep aggregate:)"
     done ;;
   install)
-    cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/ ;;
+    cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/
+    # the second weights under the name dense-h-v1 (session 15): the package says which it holds
+    $PYTHON -c "import json, sys; p = sys.argv[1]; c = json.load(open(p)); c['version'] = ${VERSION:-2}; open(p, 'w').write(json.dumps(c, indent=1))" "$MODEL"/config.json ;;
   example)
     $PYTHON scripts/make_example.py "$EXAMPLE" ;;
   card)
