@@ -52,7 +52,7 @@ case "${1:-}" in
     # shellcheck disable=SC2046
     $PYTHON scripts/residual_report.py $(test_globs) --model dense-h-v1 \
       --noise reports/protocol_noise.json --out docs/residuals \
-      --preface "The final dense-h-v1 (48 / 32 / 96 with 8 rank-2 channels, trained on v1's complete training split, 240 snapshots) on the whole test split of dataset v1: one held-out trajectory per even (rs, T) condition, 60 frames at 48–441 GPa, never trained on." ;;
+      --preface "The final dense-h-v1, version 2 (48 / 32 / 96 with 8 rank-2 channels and 8 + 8 orientation channels, trained on v1's complete training split, 240 snapshots) on the whole test split of dataset v1: one held-out trajectory per even (rs, T) condition, 60 frames at 48–441 GPa, never trained on." ;;
   bench)
     $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64 128
     $PYTHON benchmarks/bench_screen.py --runs 3 ;;
