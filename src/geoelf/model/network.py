@@ -119,6 +119,12 @@ def tensor_invariants(t: torch.Tensor) -> torch.Tensor:
     return (diag * diag).sum(-1) + 2 * (off * off).sum(-1) - diag.sum(-1) ** 2 / 3
 
 
+def orientation_layers(c: NetConfig, n: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+    """For n atom vector or tensor channels: the atom-pair radial filter, the feature map of the
+    neighbour, and the probe's radial filter that gathers them (all linear, no bias)."""
+    return nn.Linear(c.rbf, n, bias=False), nn.Linear(c.features, n, bias=False), nn.Linear(c.rbf, n, bias=False)
+
+
 class ProbeNet(nn.Module):
     """ELF at probe points. See the module docstring for the architecture."""
 
@@ -140,13 +146,9 @@ class ProbeNet(nn.Module):
         if max(c.atom_vector_features, c.atom_tensor_features) > c.vector_features:
             raise ValueError("atom_vector_features and atom_tensor_features must not exceed vector_features")
         if c.atom_vector_features:
-            self.atom_vector_filter = nn.Linear(c.rbf, c.atom_vector_features, bias=False)
-            self.atom_to_atom_vector = nn.Linear(c.features, c.atom_vector_features, bias=False)
-            self.orientation_filter = nn.Linear(c.rbf, c.atom_vector_features, bias=False)
+            self.atom_vector_filter, self.atom_to_atom_vector, self.orientation_filter = orientation_layers(c, c.atom_vector_features)
         if c.atom_tensor_features:
-            self.atom_tensor_filter = nn.Linear(c.rbf, c.atom_tensor_features, bias=False)
-            self.atom_to_atom_tensor = nn.Linear(c.features, c.atom_tensor_features, bias=False)
-            self.axis_filter = nn.Linear(c.rbf, c.atom_tensor_features, bias=False)
+            self.atom_tensor_filter, self.atom_to_atom_tensor, self.axis_filter = orientation_layers(c, c.atom_tensor_features)
         n_long = len(c.long_range_sigmas) * c.long_range_channels
         n_vec = c.vector_features * (c.vector_features + 1) // 2 if c.vector_gram else c.vector_features
         if c.vector_gram:
@@ -162,8 +164,11 @@ class ProbeNet(nn.Module):
 
     def atom_features(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, r_aa: torch.Tensor) -> torch.Tensor:
         """Atom features (N, F) from atomic numbers (N,) and atom–atom pairs (i ← j, distance Å)."""
+        return self.refine(numbers, ai, aj, self.atom_rbf(r_aa))
+
+    def refine(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """Atom features (N, F) through the interaction layers, given the pairs' radial basis (E, K)."""
         h = self.embed(numbers)
-        rbf = self.atom_rbf(r_aa)
         for layer in self.interactions:
             h = layer(h, ai, aj, rbf)
         return h
@@ -182,12 +187,12 @@ class ProbeNet(nn.Module):
         flattened (C = ``atom_vector_features``, D = ``atom_tensor_features``). ``d_aa`` (E, 3) Å:
         x_i − x_j of each atom pair (i ← j)."""
         r = torch.linalg.vector_norm(d_aa, dim=1)
-        h = self.atom_features(numbers, ai, aj, r)
+        rbf = self.atom_rbf(r)  # once: the interactions and the atom vectors and tensors share it
+        h = self.refine(numbers, ai, aj, rbf)
         c, d = self.config.atom_vector_features, self.config.atom_tensor_features
         if not (c or d):
             return h
         unit = d_aa / r.clamp_min(1e-9)[:, None]
-        rbf = self.atom_rbf(r)
         parts = [h]
         if c:
             w = self.atom_vector_filter(rbf) * self.atom_to_atom_vector(h)[aj]  # (E, C)

@@ -23,6 +23,7 @@ class TrainConfig:
     val_split: str = "val"
     out: str = "runs/model"
     name: str = "model"
+    version: int = 1  # of the weights under this name, written into the package's config.json
     seed: int = 0
     steps: int = 20000
     stop_at: int = 0  # > 0: stop (with a checkpoint) at this step; a rerun continues to ``steps``

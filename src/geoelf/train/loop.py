@@ -270,7 +270,7 @@ def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: li
     from geoelf.model import package
 
     net = copy.deepcopy(net).cpu()  # packages and domain statistics are made on the CPU
-    package.save(net, folder, {"name": cfg.name, "version": 1, "training": {"data": cfg.data, "split": cfg.train_split,
+    package.save(net, folder, {"name": cfg.name, "version": cfg.version, "training": {"data": cfg.data, "split": cfg.train_split,
                  "seed": cfg.seed, "synthetic": cfg.synthetic, "last": history[-1] if history else None},
                  "protocol_id": items[0].meta.get("protocol_id"), "domain": domain_stats(net, items)})
 
