@@ -24,15 +24,18 @@ GRAM = NetConfig(**{**CFG.as_dict(), "vector_gram": True})
 TENSOR = NetConfig(**{**CFG.as_dict(), "tensor_features": 4})
 # atom vectors and tensors, more of them than rank-2 probe channels (both branches of the invariants)
 ORIENT = NetConfig(**{**CFG.as_dict(), "tensor_features": 4, "atom_vector_features": 5, "atom_tensor_features": 6})
+# angular invariants inside the atom interactions as well
+ANGULAR = NetConfig(**{**ORIENT.as_dict(), "atom_angular_features": 3})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular"])
 def net(request):
     """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
-    channels' Gram matrix, the one with rank-2 channels and the one with atom vectors (orientation
-    channels): every test holds for all five."""
+    channels' Gram matrix, the one with rank-2 channels, the one with atom vectors (orientation
+    channels) and that one with angular atom interactions: every test holds for all six."""
     torch.manual_seed(0)
-    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT}[request.param]).double().eval()
+    return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT,
+             "angular": ANGULAR}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):

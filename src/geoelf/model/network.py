@@ -60,6 +60,9 @@ class NetConfig:
     # > 0: that many traceless atom tensor channels Q_a, gathered at probes as Q_p and read through
     # |Q_p|², tr(Q_p T_p) and v_pᵀ Q_p v_p (the headless bond axis: symmetric across a molecule)
     atom_tensor_features: int = 0
+    # > 0: each interaction layer also reads, per atom, the squared norms of that many vector and
+    # traceless rank-2 sums over its neighbours (three-body terms: how its neighbours sit around it)
+    atom_angular_features: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,10 +96,35 @@ class Interaction(nn.Module):
         self.lin = nn.Linear(f, f, bias=False)
         self.out = nn.Sequential(nn.Linear(f, f), nn.SiLU(), nn.Linear(f, f))
 
-    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
+                unit: torch.Tensor | None = None) -> torch.Tensor:
         msg = self.filter(rbf) * self.lin(h)[j]
         agg = torch.zeros_like(h).index_add_(0, i, msg)
         return h + self.out(agg)
+
+
+class AngularInteraction(Interaction):
+    """``Interaction`` whose update also reads each atom's angular invariants: with A channels,
+    μ_i = Σ_j w(r_ij) ⊙ g(h_j) r̂_ij and Q_i = Σ_j w'(r_ij) ⊙ g'(h_j) r̂r̂ᵀ, through |μ_i|² and the squared norm of
+    Q_i's traceless part, i.e. Σ_jk w_j w_k P_l(cos θ_jik) for l = 1, 2. Radial sums alone cannot tell
+    an atom with one near neighbour on each side from one with both on the same side."""
+
+    def __init__(self, f: int, k: int, a: int) -> None:
+        super().__init__(f, k)
+        self.a = a
+        self.angular_filter = nn.Linear(k, 2 * a, bias=False)
+        self.angular_lin = nn.Linear(f, 2 * a, bias=False)
+        self.out = nn.Sequential(nn.Linear(f + 2 * a, f), nn.SiLU(), nn.Linear(f, f))
+
+    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
+                unit: torch.Tensor | None = None) -> torch.Tensor:
+        msg = self.filter(rbf) * self.lin(h)[j]
+        agg = torch.zeros_like(h).index_add_(0, i, msg)
+        w = self.angular_filter(rbf) * self.angular_lin(h)[j]  # (E, 2A)
+        n, a = h.shape[0], self.a
+        mu = h.new_zeros(n, a, 3).index_add_(0, i, w[:, :a, None] * unit[:, None, :])
+        q = h.new_zeros(n, a, 6).index_add_(0, i, w[:, a:, None] * outer_components(unit)[:, None, :])
+        return h + self.out(torch.cat([agg, (mu * mu).sum(-1), tensor_invariants(q)], dim=1))
 
 
 def outer_components(unit: torch.Tensor) -> torch.Tensor:
@@ -135,7 +163,9 @@ class ProbeNet(nn.Module):
         self.embed = nn.Embedding(119, c.features)
         self.atom_rbf = RadialBasis(c.rbf, c.cutoff_atom)
         self.probe_rbf = RadialBasis(c.rbf, c.cutoff_probe)
-        self.interactions = nn.ModuleList(Interaction(c.features, c.rbf) for _ in range(c.layers))
+        self.interactions = nn.ModuleList(
+            AngularInteraction(c.features, c.rbf, c.atom_angular_features) if c.atom_angular_features
+            else Interaction(c.features, c.rbf) for _ in range(c.layers))
         # probe filters are linear in the radial basis: cheap for millions of probe–atom pairs
         self.scalar_filter = nn.Linear(c.rbf, c.features, bias=False)
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
@@ -162,15 +192,13 @@ class ProbeNet(nn.Module):
             nn.Linear(c.hidden, 1),
         )
 
-    def atom_features(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, r_aa: torch.Tensor) -> torch.Tensor:
-        """Atom features (N, F) from atomic numbers (N,) and atom–atom pairs (i ← j, distance Å)."""
-        return self.refine(numbers, ai, aj, self.atom_rbf(r_aa))
-
-    def refine(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
-        """Atom features (N, F) through the interaction layers, given the pairs' radial basis (E, K)."""
+    def refine(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor,
+               unit: torch.Tensor) -> torch.Tensor:
+        """Atom features (N, F) through the interaction layers, given the pairs' radial basis (E, K)
+        and unit vectors (E, 3)."""
         h = self.embed(numbers)
         for layer in self.interactions:
-            h = layer(h, ai, aj, rbf)
+            h = layer(h, ai, aj, rbf, unit)
         return h
 
     @property
@@ -188,11 +216,11 @@ class ProbeNet(nn.Module):
         x_i − x_j of each atom pair (i ← j)."""
         r = torch.linalg.vector_norm(d_aa, dim=1)
         rbf = self.atom_rbf(r)  # once: the interactions and the atom vectors and tensors share it
-        h = self.refine(numbers, ai, aj, rbf)
+        unit = d_aa / r.clamp_min(1e-9)[:, None]
+        h = self.refine(numbers, ai, aj, rbf, unit)
         c, d = self.config.atom_vector_features, self.config.atom_tensor_features
         if not (c or d):
             return h
-        unit = d_aa / r.clamp_min(1e-9)[:, None]
         parts = [h]
         if c:
             w = self.atom_vector_filter(rbf) * self.atom_to_atom_vector(h)[aj]  # (E, C)

@@ -290,8 +290,9 @@ def domain_stats(net, items: list[Item]) -> dict:
         if len(d):
             dmin = min(dmin, float(np.linalg.norm(d, axis=1).min()))
         with torch.no_grad():
-            feats.append(net.atom_features(torch.as_tensor(a.numbers), torch.as_tensor(i), torch.as_tensor(j),
-                                           torch.as_tensor(np.linalg.norm(d, axis=1), dtype=torch.float32)).double().numpy())
+            state = net.atom_state(torch.as_tensor(a.numbers), torch.as_tensor(i), torch.as_tensor(j),
+                                   torch.as_tensor(d, dtype=torch.float32))
+            feats.append(net.invariant(state).double().numpy())
     f = np.concatenate(feats)
     mu, sd = f.mean(0), f.std(0) + 1e-6
     z = np.sqrt(np.mean(((f - mu) / sd) ** 2, axis=1))
