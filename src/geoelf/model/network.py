@@ -14,6 +14,8 @@ molecules around it, which the probe's own channels only see for atoms inside it
 ``atom_tensor_features`` set, atoms also carry traceless rank-2 tensors Q_a = Σ_b φ(r_ab) ⊙ h_b ⊗
 (r̂r̂ᵀ − I/3), a bond axis without its sign, gathered as Q_p and read through |Q_p|², tr(Q_p T_p)
 and v_pᵀ Q_p v_p.
+With ``atom_angular_features`` set, every atom interaction layer also reads three-body angular
+invariants of the atom's neighbourhood (``AngularInteraction``); this works on the atom graph only.
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
