@@ -90,19 +90,23 @@ class RadialBasis(nn.Module):
 
 
 class Interaction(nn.Module):
-    """h_i += MLP(Σ_j W(rbf(r_ij)) ⊙ lin(h_j)) — SchNet's continuous-filter convolution."""
+    """h_i += MLP(Σ_j W(rbf(r_ij)) ⊙ lin(h_j)) — SchNet's continuous-filter convolution.
+    ``extra``: the width of further per-atom inputs a subclass appends to the sum."""
 
-    def __init__(self, f: int, k: int) -> None:
+    def __init__(self, f: int, k: int, extra: int = 0) -> None:
         super().__init__()
         self.filter = nn.Sequential(nn.Linear(k, f), nn.SiLU(), nn.Linear(f, f))
         self.lin = nn.Linear(f, f, bias=False)
-        self.out = nn.Sequential(nn.Linear(f, f), nn.SiLU(), nn.Linear(f, f))
+        self.out = nn.Sequential(nn.Linear(f + extra, f), nn.SiLU(), nn.Linear(f, f))
+
+    def aggregate(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """The continuous-filter sum Σ_j W(rbf(r_ij)) ⊙ lin(h_j), shape (N, F)."""
+        return torch.zeros_like(h).index_add_(0, i, self.filter(rbf) * self.lin(h)[j])
 
     def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
-                unit: torch.Tensor | None = None) -> torch.Tensor:
-        msg = self.filter(rbf) * self.lin(h)[j]
-        agg = torch.zeros_like(h).index_add_(0, i, msg)
-        return h + self.out(agg)
+                unit: torch.Tensor) -> torch.Tensor:
+        """``unit`` (E, 3): the pairs' unit vectors, which only ``AngularInteraction`` reads."""
+        return h + self.out(self.aggregate(h, i, j, rbf))
 
 
 class AngularInteraction(Interaction):
@@ -112,21 +116,18 @@ class AngularInteraction(Interaction):
     an atom with one near neighbour on each side from one with both on the same side."""
 
     def __init__(self, f: int, k: int, a: int) -> None:
-        super().__init__(f, k)
+        super().__init__(f, k, extra=2 * a)
         self.a = a
         self.angular_filter = nn.Linear(k, 2 * a, bias=False)
         self.angular_lin = nn.Linear(f, 2 * a, bias=False)
-        self.out = nn.Sequential(nn.Linear(f + 2 * a, f), nn.SiLU(), nn.Linear(f, f))
 
     def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
-                unit: torch.Tensor | None = None) -> torch.Tensor:
-        msg = self.filter(rbf) * self.lin(h)[j]
-        agg = torch.zeros_like(h).index_add_(0, i, msg)
+                unit: torch.Tensor) -> torch.Tensor:
         w = self.angular_filter(rbf) * self.angular_lin(h)[j]  # (E, 2A)
         n, a = h.shape[0], self.a
         mu = h.new_zeros(n, a, 3).index_add_(0, i, w[:, :a, None] * unit[:, None, :])
         q = h.new_zeros(n, a, 6).index_add_(0, i, w[:, a:, None] * outer_components(unit)[:, None, :])
-        return h + self.out(torch.cat([agg, (mu * mu).sum(-1), tensor_invariants(q)], dim=1))
+        return h + self.out(torch.cat([self.aggregate(h, i, j, rbf), (mu * mu).sum(-1), tensor_invariants(q)], dim=1))
 
 
 def outer_components(unit: torch.Tensor) -> torch.Tensor:
