@@ -129,6 +129,25 @@ def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tm
     assert 0 < grid.field.data.min() and grid.field.data.max() < 1
 
 
+def test_radial_tables_interpolate_the_gaussian_sums_to_fourth_order():
+    from geoelf.model.grid_kernel import radial_tables
+    from geoelf.model.network import RadialBasis
+
+    basis = RadialBasis(12, 2.0).double()
+    u = np.random.default_rng(3).normal(size=(2, 12, 5))
+    r = np.random.default_rng(4).random(4000) * 2.0
+    exact = np.einsum("rk,nkc->nrc", basis(torch.from_numpy(r)).numpy(), u)
+    errors = []
+    for intervals in (48, 96):  # 4 and 8 per Gaussian width
+        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, intervals)
+        m = np.minimum((r * intervals / 2.0).astype(int), intervals - 1)
+        t = (r * intervals / 2.0 - m)[None, :, None]
+        c = table[:, m]
+        value = c[:, :, 0] + t * (c[:, :, 1] + t * (c[:, :, 2] + t * c[:, :, 3]))
+        errors.append(np.abs(value - exact).max() / np.abs(exact).max())
+    assert errors[1] < 5e-6 and 10 < errors[0] / errors[1] < 25  # halving the step: ≈ 2⁴ smaller
+
+
 def test_package_round_trip_and_errors(net, tmp_path):
     atoms = structure(8)
     pts = np.random.default_rng(9).random((20, 3)) @ atoms.cell.array
