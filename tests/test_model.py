@@ -139,11 +139,12 @@ def test_radial_tables_interpolate_the_gaussian_sums_to_fourth_order():
     exact = np.einsum("rk,nkc->nrc", basis(torch.from_numpy(r)).numpy(), u)
     errors = []
     for intervals in (48, 96):  # 4 and 8 per Gaussian width
-        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, intervals)
+        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, intervals, dtype=np.float64)
         m = np.minimum((r * intervals / 2.0).astype(int), intervals - 1)
         t = (r * intervals / 2.0 - m)[None, :, None]
-        c = table[:, m]
-        value = c[:, :, 0] + t * (c[:, :, 1] + t * (c[:, :, 2] + t * c[:, :, 3]))
+        lo, hi = table[:, m], table[:, m + 1]  # values and slopes at the interval's ends
+        value = ((1 + 2 * t) * (1 - t) ** 2 * lo[:, :, 0] + t * (1 - t) ** 2 * lo[:, :, 1]
+                 + t * t * (3 - 2 * t) * hi[:, :, 0] + t * t * (t - 1) * hi[:, :, 1])
         errors.append(np.abs(value - exact).max() / np.abs(exact).max())
     assert errors[1] < 5e-6 and 10 < errors[0] / errors[1] < 25  # halving the step: ≈ 2⁴ smaller
 

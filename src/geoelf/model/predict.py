@@ -113,7 +113,7 @@ class Predictor:
             us, uv, ut = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         table = radial_tables(np.concatenate([us, uv, ut], axis=2).astype(np.float64), rbf.centres.double().numpy(),
-                              rbf.width, rbf.rc, self.table_intervals(rbf.width, rbf.rc)).astype(us.dtype)
+                              rbf.width, rbf.rc, self.table_intervals(rbf.width, rbf.rc), dtype=us.dtype)
         plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
         step = max(1, slab_points // plane)
