@@ -56,8 +56,8 @@ class Predictor:
     """A loaded model that predicts ELF fields. ``model``: a package folder or shipped name."""
 
     # the head runs on chunks of grid points so that the invariants' many small elementwise products
-    # stay in cache: 1.7× faster than all 110,592 points of a 48³ grid at once
-    head_points = 4096
+    # stay in cache: on a 48³ grid 1.7× (2 threads) and 2× (1 thread) faster than all points at once
+    head_points = 8192
 
     def __init__(self, model: str | None = None, threads: int | None = None) -> None:
         import torch
