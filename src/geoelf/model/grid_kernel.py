@@ -155,3 +155,57 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
                          fractional_reach(cell, rc), np.ascontiguousarray(table), nf, nv, float(rc), s, v, t,
                          i1 - i0)
     return s, v, t
+
+
+@numba.njit(cache=True, parallel=True, fastmath=True)
+def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, nf: int, nc: int, nd: int) -> np.ndarray:
+    """The head's input features (P, n) from the kernel's channels, in one pass over the points.
+
+    Exactly the invariants of ``ProbeNet.head_from_channels`` without ``vector_gram`` (tested equal),
+    in its order: s[:, :F]; |v_c|² (V); the traceless rank-2 norms |T_c − tr(T_c)/3|² (T); then with
+    nc atom vectors m and nd atom tensors Q gathered into s: |m|², m·v, mᵀT̃m (min(nc, T) of them);
+    |Q|², tr(Q T) (min(nd, T)), vᵀQv. Fusing them saves the many small torch operations that
+    took two thirds of the head's time.
+    """
+    npts, nv, nt = s.shape[0], v.shape[2], t.shape[2]
+    kc, kd = min(nc, nt), min(nd, nt)
+    n = nf + nv + nt + (2 * nc + kc if nc else 0) + (2 * nd + kd if nd else 0)
+    out = np.empty((npts, n), dtype=s.dtype)
+    for p in numba.prange(npts):
+        o = 0
+        for f in range(nf):
+            out[p, o] = s[p, f]
+            o += 1
+        for c in range(nv):
+            out[p, o] = v[p, 0, c] ** 2 + v[p, 1, c] ** 2 + v[p, 2, c] ** 2
+            o += 1
+        for c in range(nt):
+            tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
+            out[p, o] = (t[p, 0, c] ** 2 + t[p, 1, c] ** 2 + t[p, 2, c] ** 2
+                         + 2 * (t[p, 3, c] ** 2 + t[p, 4, c] ** 2 + t[p, 5, c] ** 2) - tr * tr / 3)
+            o += 1
+        if nc:
+            m0 = nf  # m_c = s[p, nf + 3c : nf + 3c + 3]
+            for c in range(nc):
+                x, y, z = s[p, m0 + 3 * c], s[p, m0 + 3 * c + 1], s[p, m0 + 3 * c + 2]
+                out[p, o + c] = x * x + y * y + z * z
+                out[p, o + nc + c] = x * v[p, 0, c] + y * v[p, 1, c] + z * v[p, 2, c]
+                if c < kc:
+                    tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
+                    out[p, o + 2 * nc + c] = (t[p, 0, c] * x * x + t[p, 1, c] * y * y + t[p, 2, c] * z * z
+                                              + 2 * (t[p, 3, c] * x * y + t[p, 4, c] * x * z + t[p, 5, c] * y * z)
+                                              - tr * (x * x + y * y + z * z) / 3)
+            o += 2 * nc + kc
+        if nd:
+            q0 = nf + 3 * nc  # Q_d = s[p, q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
+            for d in range(nd):
+                q = s[p, q0 + 6 * d : q0 + 6 * d + 6]
+                tr = q[0] + q[1] + q[2]
+                out[p, o + d] = q[0] ** 2 + q[1] ** 2 + q[2] ** 2 + 2 * (q[3] ** 2 + q[4] ** 2 + q[5] ** 2) - tr * tr / 3
+                if d < kd:
+                    out[p, o + nd + d] = (q[0] * t[p, 0, d] + q[1] * t[p, 1, d] + q[2] * t[p, 2, d]
+                                          + 2 * (q[3] * t[p, 3, d] + q[4] * t[p, 4, d] + q[5] * t[p, 5, d]))
+                x, y, z = v[p, 0, d], v[p, 1, d], v[p, 2, d]
+                out[p, o + nd + kd + d] = (q[0] * x * x + q[1] * y * y + q[2] * z * z
+                                           + 2 * (q[3] * x * y + q[4] * x * z + q[5] * y * z))
+    return out

@@ -137,14 +137,21 @@ class Predictor:
         channels (P, C) or None, in chunks of ``head_points`` points."""
         import torch
 
+        from geoelf.model.grid_kernel import head_inputs
+
+        c = self.net.config
         out = np.empty(len(s))
         with torch.no_grad():
             for p in range(0, len(s), self.head_points):
                 part = slice(p, p + self.head_points)
-                # the kernel writes rank-2 channels as (P, 6, T); the head wants (P, T, 6)
-                elf = self.net.head_from_channels(torch.from_numpy(s[part]), torch.from_numpy(v[part]), vector_axis=1,
-                                                  extra=None if extra is None else torch.from_numpy(extra[part]),
-                                                  t=torch.from_numpy(t[part]).transpose(1, 2))
+                if c.vector_gram:  # the torch invariants; the kernel writes rank-2 channels as (P, 6, T)
+                    elf = self.net.head_from_channels(torch.from_numpy(s[part]), torch.from_numpy(v[part]), vector_axis=1,
+                                                      extra=None if extra is None else torch.from_numpy(extra[part]),
+                                                      t=torch.from_numpy(t[part]).transpose(1, 2))
+                else:
+                    x = head_inputs(s[part], v[part], t[part], c.features, c.atom_vector_features, c.atom_tensor_features)
+                    x = torch.from_numpy(x if extra is None else np.concatenate([x, extra[part].astype(x.dtype)], axis=1))
+                    elf = torch.sigmoid(self.net.head(x)[:, 0])
                 out[part] = elf.double().numpy()
         return out
 
