@@ -5,8 +5,9 @@ indices that covers the cutoff sphere, any triclinic cell, periodic images inclu
 atom's contributions are added to those points' scalar, vector and rank-2 channels. Each atom's
 radial profiles (the K Gaussians already summed with its filter weights) are tabulated once as
 cubic Hermite pieces, so a pair costs a table look-up instead of a K-term sum. This computes the same
-sums as ``ProbeNet.probe_logits`` to about 1e-7 (tested) at a fraction of the cost and memory, and
-only for a slab of grid planes at a time so big grids stay within memory.
+sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested) at a fraction of the cost and memory, and
+only for a slab of grid planes at a time so big grids stay within memory. ``head_inputs`` then
+turns those channels into the head's invariant features in one pass.
 """
 
 from __future__ import annotations
