@@ -140,8 +140,9 @@ def test_radial_tables_interpolate_the_gaussian_sums_to_fourth_order():
     r = np.random.default_rng(4).random(4000) * 2.0
     exact = np.einsum("rk,nkc->nrc", basis(torch.from_numpy(r)).numpy(), u)
     errors = []
-    for intervals in (48, 96):  # 4 and 8 per Gaussian width
-        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, intervals, dtype=np.float64)
+    for per_width, intervals in ((4, 48), (8, 96)):  # 12 Gaussian widths in the cutoff
+        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, per_width, dtype=np.float64)
+        assert table.shape == (2, intervals + 1, 2, 5)
         m = np.minimum((r * intervals / 2.0).astype(int), intervals - 1)
         t = (r * intervals / 2.0 - m)[None, :, None]
         lo, hi = table[:, m], table[:, m + 1]  # values and slopes at the interval's ends

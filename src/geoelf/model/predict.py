@@ -86,13 +86,6 @@ class Predictor:
             raise GeoelfError(f"model {self.name} covers {', '.join(chemical_symbols[z] for z in sorted(self.species))} only; "
                               f"found {', '.join(chemical_symbols[z] for z in other)}", source)
 
-    @staticmethod
-    def table_intervals(width: float, rc: float) -> int:
-        """Intervals of the grid kernel's radial tables. 8 per Gaussian width: the cubic interpolation
-        error is 2e-6 of a channel's size (fourth order in the step: 5e-8 at 20 per width) and a
-        64-atom cell's tables still fit in cache (at 20 per width the kernel ran 1.5× slower)."""
-        return int(math.ceil(8 * rc / width))
-
     def atom_state(self, atoms: Atoms):
         import torch
 
@@ -117,7 +110,7 @@ class Predictor:
             us, uv, ut = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
         table = radial_tables(np.concatenate([us, uv, ut], axis=2).astype(np.float64), rbf.centres.double().numpy(),
-                              rbf.width, rbf.rc, self.table_intervals(rbf.width, rbf.rc), dtype=us.dtype)
+                              rbf.width, rbf.rc, dtype=us.dtype)
         plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
         step = max(1, slab_points // plane)
