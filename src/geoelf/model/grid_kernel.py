@@ -161,6 +161,19 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     return s, v, t
 
 
+@numba.njit(cache=True, inline="always")
+def traceless_norm(xx: float, yy: float, zz: float, xy: float, xz: float, yz: float) -> float:
+    """|A − tr(A) I/3|² of a symmetric A from its six components (``network.tensor_invariants``)."""
+    tr = xx + yy + zz
+    return xx * xx + yy * yy + zz * zz + 2 * (xy * xy + xz * xz + yz * yz) - tr * tr / 3
+
+
+@numba.njit(cache=True, inline="always")
+def quadratic(xx: float, yy: float, zz: float, xy: float, xz: float, yz: float, x: float, y: float, z: float) -> float:
+    """xᵀ A x of a symmetric A from its six components (``network.quadratic_form``)."""
+    return xx * x * x + yy * y * y + zz * z * z + 2 * (xy * x * y + xz * x * z + yz * y * z)
+
+
 @numba.njit(cache=True, parallel=True, fastmath=True)
 def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, nf: int, nc: int, nd: int) -> np.ndarray:
     """The head's input features (P, n) from the kernel's channels, in one pass over the points.
@@ -184,9 +197,7 @@ def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, nf: int, nc: int, n
             out[p, o] = v[p, 0, c] ** 2 + v[p, 1, c] ** 2 + v[p, 2, c] ** 2
             o += 1
         for c in range(nt):
-            tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
-            out[p, o] = (t[p, 0, c] ** 2 + t[p, 1, c] ** 2 + t[p, 2, c] ** 2
-                         + 2 * (t[p, 3, c] ** 2 + t[p, 4, c] ** 2 + t[p, 5, c] ** 2) - tr * tr / 3)
+            out[p, o] = traceless_norm(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c], t[p, 5, c])
             o += 1
         if nc:
             m0 = nf  # m_c = s[p, nf + 3c : nf + 3c + 3]
@@ -194,22 +205,18 @@ def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, nf: int, nc: int, n
                 x, y, z = s[p, m0 + 3 * c], s[p, m0 + 3 * c + 1], s[p, m0 + 3 * c + 2]
                 out[p, o + c] = x * x + y * y + z * z
                 out[p, o + nc + c] = x * v[p, 0, c] + y * v[p, 1, c] + z * v[p, 2, c]
-                if c < kc:
+                if c < kc:  # mᵀ T̃ m with T̃ = T − tr(T) I/3
                     tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
-                    out[p, o + 2 * nc + c] = (t[p, 0, c] * x * x + t[p, 1, c] * y * y + t[p, 2, c] * z * z
-                                              + 2 * (t[p, 3, c] * x * y + t[p, 4, c] * x * z + t[p, 5, c] * y * z)
-                                              - tr * (x * x + y * y + z * z) / 3)
+                    out[p, o + 2 * nc + c] = (quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c],
+                                                        t[p, 5, c], x, y, z) - tr * (x * x + y * y + z * z) / 3)
             o += 2 * nc + kc
         if nd:
             q0 = nf + 3 * nc  # Q_d = s[p, q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
             for d in range(nd):
                 q = s[p, q0 + 6 * d : q0 + 6 * d + 6]
-                tr = q[0] + q[1] + q[2]
-                out[p, o + d] = q[0] ** 2 + q[1] ** 2 + q[2] ** 2 + 2 * (q[3] ** 2 + q[4] ** 2 + q[5] ** 2) - tr * tr / 3
+                out[p, o + d] = traceless_norm(q[0], q[1], q[2], q[3], q[4], q[5])
                 if d < kd:
                     out[p, o + nd + d] = (q[0] * t[p, 0, d] + q[1] * t[p, 1, d] + q[2] * t[p, 2, d]
                                           + 2 * (q[3] * t[p, 3, d] + q[4] * t[p, 4, d] + q[5] * t[p, 5, d]))
-                x, y, z = v[p, 0, d], v[p, 1, d], v[p, 2, d]
-                out[p, o + nd + kd + d] = (q[0] * x * x + q[1] * y * y + q[2] * z * z
-                                           + 2 * (q[3] * x * y + q[4] * x * z + q[5] * y * z))
+                out[p, o + nd + kd + d] = quadratic(q[0], q[1], q[2], q[3], q[4], q[5], v[p, 0, d], v[p, 1, d], v[p, 2, d])
     return out
