@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     step = state.get("step", 0)
     t_start = time.perf_counter() - state.get("seconds", 0.0)
     # when the clock ends the run, a step total would give a false ETA: show the minutes left instead
+    # into a log file (not a terminal) one line a minute, not one per step
     bar = tqdm(total=None if cfg.lr_by_time else cfg.steps, initial=step, desc="train", unit="step",
-               disable=not progress or dist.rank != 0)
+               disable=not progress or dist.rank != 0, mininterval=0.1 if sys.stderr.isatty() else 60)
     losses: list[float] = []
     lr = cfg.lr
 
