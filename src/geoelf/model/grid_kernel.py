@@ -203,12 +203,13 @@ def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, nf: int, nc: int, n
             m0 = nf  # m_c = s[p, nf + 3c : nf + 3c + 3]
             for c in range(nc):
                 x, y, z = s[p, m0 + 3 * c], s[p, m0 + 3 * c + 1], s[p, m0 + 3 * c + 2]
-                out[p, o + c] = x * x + y * y + z * z
+                mm = x * x + y * y + z * z
+                out[p, o + c] = mm
                 out[p, o + nc + c] = x * v[p, 0, c] + y * v[p, 1, c] + z * v[p, 2, c]
                 if c < kc:  # mᵀ T̃ m with T̃ = T − tr(T) I/3
                     tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
-                    out[p, o + 2 * nc + c] = (quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c],
-                                                        t[p, 5, c], x, y, z) - tr * (x * x + y * y + z * z) / 3)
+                    out[p, o + 2 * nc + c] = quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c],
+                                                       t[p, 5, c], x, y, z) - tr * mm / 3
             o += 2 * nc + kc
         if nd:
             q0 = nf + 3 * nc  # Q_d = s[p, q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
