@@ -20,7 +20,7 @@ from geoelf.data.sample import read_sample
 
 
 def fourier_upsample(coarse: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Zero-pad the spectrum of a periodic grid `coarse` to `shape` (each axis even multiple)."""
+    """Zero-pad the spectrum of a periodic grid `coarse` to the finer `shape` (Nyquist bin kept on the negative side)."""
     spectrum = np.fft.fftn(coarse)
     padded = np.zeros(shape, complex)
     dst = [np.r_[0:(n + 1) // 2, s - n // 2:s] for n, s in zip(coarse.shape, shape)]

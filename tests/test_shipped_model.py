@@ -26,7 +26,7 @@ def test_default_model_ships_as_safetensors_and_config():
 
 def test_shipped_model_reproduces_the_dft_elf_of_a_held_out_snapshot(capsys):
     # the snapshot's trajectory (rs 1.33, 2800 K) is in v1's test split, never trained on; the
-    # MODEL_CARD reports for this file R² 0.996, MAE 0.012, Δφ_3D −0.008 and 346 of 372 critical
+    # MODEL_CARD reports for this file R² 0.995, MAE 0.014, Δφ_3D +0.014 and 353 of 372 critical
     # points matched: a broken package, a changed grid convention or a kernel regression falls far below
     assert main(["evaluate", str(REFERENCE), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
