@@ -6,6 +6,7 @@
 #   scripts/finalize_v1.sh install     # copy the run's package into src/geoelf/models/dense-h-v1
 #   scripts/finalize_v1.sh example     # the shipped demo frame from a test-split trajectory
 #   scripts/finalize_v1.sh card        # MODEL_CARD.md: test, 128-atom and crystal splits, baselines beside
+#                                        (REUSE=DIR/evaluation: the baselines' documents of an earlier card)
 #   scripts/finalize_v1.sh residuals   # docs/residuals on the test split, protocol noise beside
 #   scripts/finalize_v1.sh bench       # prediction vs DFT speed, screening throughput
 #
@@ -44,7 +45,7 @@ case "${1:-}" in
   card)
     $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal --notes docs/model_notes/dense-h-v1.md \
       --status "$(cat docs/model_notes/dense-h-v1-status.md)" \
-      --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ;;
+      --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ${REUSE:+--reuse-baselines "$REUSE"} ;;
   residuals)
     # the globs go to the script unexpanded (set -f), so the report prints them, not 60 paths
     set -f

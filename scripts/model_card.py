@@ -34,17 +34,28 @@ def split_files(split: str) -> tuple[str, list[str], str]:
     return name, files, pattern
 
 
-def evaluate(model: str, dataset: str, split: str, topology: bool) -> tuple[dict, str]:
-    """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command."""
+def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path | None = None) -> tuple[dict, str]:
+    """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command.
+    ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
+    taken instead of a rerun (baselines, whose figures do not change from one candidate to the next)."""
     _, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
+    # the glob is shown unexpanded, as a user would type it
+    shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
+    kept = reuse / f"{model_label(model)}_{split_files(split)[0]}.json" if reuse else None
+    if kept is not None and kept.exists():
+        return json.loads(kept.read_text()), f"{shown}   # from {kept}"
     done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *where, *options], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"evaluate failed: {done.stderr.strip()[-500:]}")
-    # the glob is shown unexpanded, as a user would type it
-    shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
     return json.loads(done.stdout), shown
+
+
+def model_label(model: str) -> str:
+    """The name `geoelf evaluate` reports for a model: a package's config name, else what was given."""
+    config = Path(model) / "config.json"
+    return json.loads(config.read_text()).get("name", Path(model).name) if config.exists() else model
 
 
 def metrics_row(name: str, doc: dict) -> str:
@@ -97,6 +108,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="the training run folder (checkpoint.json, config)")
     parser.add_argument("--status", default="")
     parser.add_argument("--notes", type=Path, help="markdown appended as 'Limits and notes'")
+    parser.add_argument("--reuse-baselines", type=Path, metavar="EVALUATION_DIR",
+                        help="take the baselines' documents from an earlier card's evaluation folder where present")
     args = parser.parse_args()
     folder = Path(args.model)
     config = json.loads((folder / "config.json").read_text())
@@ -117,7 +130,7 @@ def main() -> None:
         topology = True
         docs = []
         for model in [str(folder), *args.baseline]:
-            doc, cmd = evaluate(model, args.dataset, split, topology)
+            doc, cmd = evaluate(model, args.dataset, split, topology, None if model == str(folder) else args.reuse_baselines)
             label = name if model == str(folder) else doc["model"]
             split_name, _, pattern = split_files(split)
             (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))

@@ -10,20 +10,25 @@ from geoelf.model.neighbours import neighbour_pairs, neighbour_pairs_torch
 
 
 def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
-               dtype: torch.dtype = torch.float32, device: str = "cpu", brute_force: bool | None = None) -> dict:
+               dtype: torch.dtype = torch.float32, device: str = "cpu", brute_force: bool | None = None,
+               atom_pairs: list | None = None) -> dict:
     """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset.
 
     ``structures`` keeps, per structure, (first atom, end atom, cell, positions, points) for the
     long-range channels, which need whole structures rather than pairs. On a GPU the neighbour
     search runs there too (brute force over images, or wherever ``brute_force`` asks), which keeps
-    training from waiting on the CPU.
+    training from waiting on the CPU. ``atom_pairs``: per structure, its atom–atom pairs as
+    ``neighbour_pairs`` returns them (training caches them: a snapshot's atoms never move).
     """
     brute = str(device).startswith("cuda") if brute_force is None else brute_force
     numbers, ai, aj, d_aa, pi, pa, disp, whole = [], [], [], [], [], [], [], []
     atom_offset = probe_offset = 0
-    for atoms, points in structures:
+    for k, (atoms, points) in enumerate(structures):
         cell = atoms.cell.array
-        i, j, d = _pairs(atoms.positions, atoms.positions, cell, cutoff_atom, True, brute, device)
+        if atom_pairs is None:
+            i, j, d = _pairs(atoms.positions, atoms.positions, cell, cutoff_atom, True, brute, device)
+        else:
+            i, j, d = (torch.as_tensor(x, device=device) for x in atom_pairs[k])
         numbers.append(torch.as_tensor(atoms.numbers, dtype=torch.long, device=device))
         ai.append(i + atom_offset)
         aj.append(j + atom_offset)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -18,6 +18,17 @@ class Item:
     atoms: Atoms
     elf: np.ndarray
     meta: dict
+    _pairs: dict = field(default_factory=dict, repr=False, compare=False)  # cutoff -> atom pairs
+
+    def atom_pairs(self, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The atom–atom pairs within ``cutoff`` Å (``neighbour_pairs``), computed once: training
+        draws every snapshot thousands of times, and its atoms never move."""
+        if cutoff not in self._pairs:
+            from geoelf.model.neighbours import neighbour_pairs
+
+            pos = self.atoms.positions
+            self._pairs[cutoff] = neighbour_pairs(pos, pos, self.atoms.cell.array, cutoff, exclude_self=True)
+        return self._pairs[cutoff]
 
     def probes(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random grid points: Cartesian positions (n, 3) Å and their ELF (n,)."""
