@@ -4,7 +4,7 @@
         [--batches 4x500 1x500] [--threads 2] [--steps 60] [--runs 3]
 
 For each batch shape (structures × probes a structure) and mode, one process draws random
-training snapshots and probes as `geoelf train` does and times whole steps (batch building,
+training snapshots and probes with `geoelf train`'s own `draw_batch` and times whole steps (batch building,
 forward, backward, clipped Adam step) after 10 warm-up steps (the compile happens there). Prints
 the median over runs of the mean ms per step, its split, and compiled / eager speed-ups.
 """
@@ -24,6 +24,7 @@ from geoelf.model.batch import make_batch
 from geoelf.model.network import NetConfig, ProbeNet
 from geoelf.train.config import load_config
 from geoelf.train.data import load_split
+from geoelf.train.loop import draw_batch
 
 config, structures, probes, steps, threads, compiled = sys.argv[1], *map(int, sys.argv[2:6]), sys.argv[6] == "1"
 cfg = load_config(config)
@@ -34,15 +35,13 @@ net = ProbeNet(NetConfig(**cfg.net))
 model = torch.compile(net, dynamic=True) if compiled else net
 opt = torch.optim.Adam(net.parameters(), lr=1e-4, fused=True)  # as geoelf train
 rng = np.random.default_rng(0)
-parts = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
+times = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
 for step in range(10 + steps):
     t0 = time.perf_counter()
-    chosen = rng.choice(len(items), size=structures, replace=False)
-    drawn = [items[k].probes(rng, probes) for k in chosen]
-    batch = make_batch([(items[k].atoms, p) for k, (p, _) in zip(chosen, drawn)], cfg.net["cutoff_atom"], cfg.net["cutoff_probe"],
-                       atom_pairs=[items[k].atom_pairs(cfg.net["cutoff_atom"]) for k in chosen])
+    parts, targets, pairs = draw_batch(items, rng, structures, probes, cfg.net["cutoff_atom"])
+    batch = make_batch(parts, cfg.net["cutoff_atom"], cfg.net["cutoff_probe"], atom_pairs=pairs)
     t1 = time.perf_counter()
-    loss = torch.mean((model(batch) - torch.as_tensor(np.concatenate([y for _, y in drawn]))) ** 2)
+    loss = torch.mean((model(batch) - torch.as_tensor(np.concatenate(targets))) ** 2)
     t2 = time.perf_counter()
     opt.zero_grad()
     loss.backward()
@@ -51,9 +50,9 @@ for step in range(10 + steps):
     opt.step()
     t4 = time.perf_counter()
     if step >= 10:
-        for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            parts[key] += 1000 * dt / steps
-print(json.dumps(parts))
+        for key, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            times[key] += 1000 * dt / steps
+print(json.dumps(times))
 """
 
 

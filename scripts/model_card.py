@@ -38,12 +38,12 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path |
     """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command.
     ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
     taken instead of a rerun (baselines, whose figures do not change from one candidate to the next)."""
-    _, files, pattern = split_files(split)
+    split_name, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
     # the glob is shown unexpanded, as a user would type it
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
-    kept = reuse / f"{model_label(model)}_{split_files(split)[0]}.json" if reuse else None
+    kept = reuse / f"{model_label(model)}_{split_name}.json" if reuse else None
     if kept is not None and kept.exists():
         return json.loads(kept.read_text()), f"{shown}   # from {kept}"
     done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *where, *options], capture_output=True, text=True)

@@ -125,18 +125,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         lr = cfg.lr * (cfg.lr_final / cfg.lr) ** min(1.0, progress_fraction)
         for group in opt.param_groups:
             group["lr"] = lr
-        chosen = rng.choice(len(train_items), size=min(cfg.batch_structures, len(train_items)), replace=False)
-        parts, targets, pairs = [], [], []
-        for k in chosen:  # every rank draws the whole global batch, so all ranks stay in step
-            pts, y = train_items[k].probes(rng, cfg.probes_per_structure)
-            parts.append((train_items[k].atoms, pts))
-            targets.append(y)
-            pairs.append(train_items[k].atom_pairs(net_cfg.cutoff_atom))
+        # every rank draws the whole global batch, so all ranks stay in step; on a GPU the atom
+        # pairs are searched there (make_batch), so none are cached
+        parts, targets, pairs = draw_batch(train_items, rng, cfg.batch_structures, cfg.probes_per_structure,
+                                           None if dist.cuda else net_cfg.cutoff_atom)
         # each rank takes its share; DDP averages the gradients, which equals the gradient of
         # the mean over the global batch because every share has the same number of probes
         parts, targets, pairs = (x[dist.rank :: dist.world] for x in (parts, targets, pairs))
-        batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe, device=device,
-                           atom_pairs=None if dist.cuda else pairs)  # on a GPU the search runs there
+        batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe, device=device, atom_pairs=pairs or None)
         pred = model(batch)
         loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets), device=device)) ** 2)
         opt.zero_grad()
@@ -153,6 +149,22 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         _package(net, out / "model", cfg, train_items, history)
     dist.stop()
     return out / "model"
+
+
+def draw_batch(items: list[Item], rng: np.random.Generator, structures: int, probes: int,
+               cutoff_atom: float | None) -> tuple[list, list[np.ndarray], list]:
+    """A training batch: ``structures`` distinct random snapshots, ``probes`` random grid points of each.
+    Returns the (atoms, points (P, 3) Å) pairs for ``make_batch``, their ELF (P,) each, and each
+    snapshot's cached atom pairs within ``cutoff_atom`` Å (none when it is None)."""
+    chosen = rng.choice(len(items), size=min(structures, len(items)), replace=False)
+    parts, targets, pairs = [], [], []
+    for k in chosen:
+        pts, y = items[k].probes(rng, probes)
+        parts.append((items[k].atoms, pts))
+        targets.append(y)
+        if cutoff_atom is not None:
+            pairs.append(items[k].atom_pairs(cutoff_atom))
+    return parts, targets, pairs
 
 
 class Distributed:
