@@ -65,6 +65,15 @@ class NetConfig:
     # > 0: each interaction layer also reads, per atom, the squared norms of that many vector and
     # traceless rank-2 sums over its neighbours (three-body terms: how its neighbours sit around it)
     atom_angular_features: int = 0
+    # > 0: the atom graph's own width (embedding and interaction layers), projected to ``features``
+    # for what probes read; 0: ``features`` throughout. A wider atom graph costs little at prediction
+    # time, which is dominated by the probes (64 atoms against ~10⁵ grid points)
+    atom_features: int = 0
+
+    @property
+    def atom_width(self) -> int:
+        """Width of the atom features inside the interaction layers."""
+        return self.atom_features or self.features
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -163,12 +172,14 @@ class ProbeNet(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.embed = nn.Embedding(119, c.features)
+        self.embed = nn.Embedding(119, c.atom_width)
         self.atom_rbf = RadialBasis(c.rbf, c.cutoff_atom)
         self.probe_rbf = RadialBasis(c.rbf, c.cutoff_probe)
         self.interactions = nn.ModuleList(
-            AngularInteraction(c.features, c.rbf, c.atom_angular_features) if c.atom_angular_features
-            else Interaction(c.features, c.rbf) for _ in range(c.layers))
+            AngularInteraction(c.atom_width, c.rbf, c.atom_angular_features) if c.atom_angular_features
+            else Interaction(c.atom_width, c.rbf) for _ in range(c.layers))
+        if c.atom_features:
+            self.atom_projection = nn.Linear(c.atom_features, c.features)
         # probe filters are linear in the radial basis: cheap for millions of probe–atom pairs
         self.scalar_filter = nn.Linear(c.rbf, c.features, bias=False)
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
@@ -197,12 +208,12 @@ class ProbeNet(nn.Module):
 
     def refine(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor,
                unit: torch.Tensor) -> torch.Tensor:
-        """Atom features (N, F) through the interaction layers, given the pairs' radial basis (E, K)
-        and unit vectors (E, 3)."""
+        """Atom features (N, F) through the interaction layers (width ``atom_width``, then projected
+        to F), given the pairs' radial basis (E, K) and unit vectors (E, 3)."""
         h = self.embed(numbers)
         for layer in self.interactions:
             h = layer(h, ai, aj, rbf, unit)
-        return h
+        return self.atom_projection(h) if self.config.atom_features else h
 
     @property
     def n_orientation(self) -> int:
