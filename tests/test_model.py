@@ -189,14 +189,19 @@ def test_dft_grid_matches_pw_x():
 
 
 def tiny_train(tmp_path, **extra):
-    from geoelf.train.config import load_config
     from geoelf.train.loop import train
+
+    return train(tiny_config(tmp_path, **extra), progress=False)
+
+
+def tiny_config(tmp_path, **extra):
+    from geoelf.train.config import load_config
 
     args = ["synthetic=4", "steps=40", "val_every=10", f"out={tmp_path}", "batch_structures=2", "probes_per_structure=300",
             "val_probes=1500", "lr=0.01", "lr_final=0.001", "threads=1",
             "net={features: 12, vector_features: 6, rbf: 8, layers: 2, cutoff_atom: 3.0, cutoff_probe: 2.0, hidden: 16}"]
     args += [f"{k}={v}" for k, v in extra.items()]
-    return train(load_config(None, args), progress=False)
+    return load_config(None, args)
 
 
 def test_tiny_seeded_training_learns_and_resumes_exactly(tmp_path):
@@ -213,6 +218,34 @@ def test_tiny_seeded_training_learns_and_resumes_exactly(tmp_path):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     assert model.name == "model" and (model / "config.json").exists()
+
+
+def test_weight_average_is_validated_packaged_and_resumed(tmp_path):
+    """ema=0.9: the package holds the averaged weights (not the last step's), the history shows both
+    validations, and a run stopped and resumed ends with the same average as one that was not."""
+    from safetensors.torch import load_file
+
+    model = tiny_train(tmp_path / "a", ema=0.9)
+    hist = json.loads((tmp_path / "a" / "checkpoint.json").read_text())["history"]
+    assert all("raw_val_mae" in h for h in hist) and hist[-1]["val_mae"] < 0.7 * hist[0]["val_mae"]
+    assert hist[-1]["val_mae"] != hist[-1]["raw_val_mae"]
+    ckpt = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
+    # the package, validated again, gives the averaged weights' figure of its validation, not the raw one
+    from geoelf.model import package
+    from geoelf.train.loop import _val_set, evaluate_probes, training_items
+
+    cfg = tiny_config(tmp_path / "a", ema=0.9)
+    net, meta = package.load(str(model))
+    mae = evaluate_probes(net, _val_set(training_items(cfg)[1], cfg.val_probes, cfg.seed + 1), net.config)["mae"]
+    last = meta["training"]["last"]
+    assert mae == pytest.approx(last["val_mae"], rel=1e-5) and abs(mae - last["raw_val_mae"]) > 1e-4
+    key = next(k for k in ckpt if k.startswith("ema.head."))
+    assert not torch.allclose(ckpt[key], ckpt["model." + key[4:]])
+    tiny_train(tmp_path / "b", ema=0.9, stop_at=20)
+    tiny_train(tmp_path / "b", ema=0.9)
+    resumed = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
+    for key in ckpt:
+        torch.testing.assert_close(ckpt[key], resumed[key], rtol=1e-5, atol=1e-6)
 
 
 def test_training_through_torch_compile_takes_the_eager_step(tmp_path):

@@ -45,6 +45,10 @@ class TrainConfig:
     # True: train through torch.compile (inductor; 1.3-1.4x more steps a minute on the CPU, after
     # a compile of about 2 minutes that the clock counts); prediction and validation stay eager
     compile: bool = False
+    # > 0: also keep an exponential moving average of the weights with this decay per step (e.g.
+    # 0.9998: a window of ~5,000 steps); validation, the best-model choice and the package use the
+    # average, which smooths out the noise of small steps at no cost at prediction time
+    ema: float = 0.0
     architecture: str = "probenet"  # or "elfnet-cnn" (the CNN baseline)
     net: dict[str, Any] = field(default_factory=dict)
 
