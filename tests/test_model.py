@@ -27,15 +27,15 @@ TENSOR = NetConfig(**{**CFG.as_dict(), "tensor_features": 4})
 ORIENT = NetConfig(**{**CFG.as_dict(), "tensor_features": 4, "atom_vector_features": 5, "atom_tensor_features": 6})
 # angular invariants inside the atom interactions as well
 ANGULAR = NetConfig(**{**ORIENT.as_dict(), "atom_angular_features": 3})
-# and an atom graph wider than what probes read (projected down before the probe stage)
-WIDE_ATOMS = NetConfig(**{**ANGULAR.as_dict(), "atom_features": 20})
+# and an atom graph wider than what probes read (projected down before the probe stage), normalised
+WIDE_ATOMS = NetConfig(**{**ANGULAR.as_dict(), "atom_features": 20, "atom_norm": True})
 
 
 @pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular", "wide-atoms"])
 def net(request):
     """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
     channels' Gram matrix, the one with rank-2 channels, the one with atom vectors (orientation
-    channels), that one with angular atom interactions, and that one with a wider atom graph: every test
+    channels), that one with angular atom interactions, and that one with a wider, normalised atom graph: every test
     holds for all seven."""
     torch.manual_seed(0)
     return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT,

@@ -69,6 +69,10 @@ class NetConfig:
     # for what probes read; 0: ``features`` throughout. A wider atom graph costs little at prediction
     # time, which is dominated by the probes (64 atoms against ~10⁵ grid points)
     atom_features: int = 0
+    # True: each atom interaction layer layer-normalises what its update MLP reads (the continuous-
+    # filter sum and any angular invariants), so a neighbourhood whose sums exceed the training range
+    # (a crystal's sharp shells add up coherently) cannot drive that MLP far outside it
+    atom_norm: bool = False
 
     @property
     def atom_width(self) -> int:
@@ -100,13 +104,14 @@ class RadialBasis(nn.Module):
 
 class Interaction(nn.Module):
     """h_i += MLP(Σ_j W(rbf(r_ij)) ⊙ lin(h_j)) — SchNet's continuous-filter convolution.
-    ``extra``: the width of further per-atom inputs a subclass appends to the sum."""
+    ``extra``: the width of further per-atom inputs a subclass appends to the sum; ``norm``: a
+    LayerNorm on the update MLP's input."""
 
-    def __init__(self, f: int, k: int, extra: int = 0) -> None:
+    def __init__(self, f: int, k: int, extra: int = 0, norm: bool = False) -> None:
         super().__init__()
         self.filter = nn.Sequential(nn.Linear(k, f), nn.SiLU(), nn.Linear(f, f))
         self.lin = nn.Linear(f, f, bias=False)
-        self.out = nn.Sequential(nn.Linear(f + extra, f), nn.SiLU(), nn.Linear(f, f))
+        self.out = nn.Sequential(*([nn.LayerNorm(f + extra)] if norm else []), nn.Linear(f + extra, f), nn.SiLU(), nn.Linear(f, f))
 
     def aggregate(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
         """The continuous-filter sum Σ_j W(rbf(r_ij)) ⊙ lin(h_j), shape (N, F)."""
@@ -124,8 +129,8 @@ class AngularInteraction(Interaction):
     Q_i's traceless part, i.e. Σ_jk w_j w_k P_l(cos θ_jik) for l = 1, 2. Radial sums alone cannot tell
     an atom with one near neighbour on each side from one with both on the same side."""
 
-    def __init__(self, f: int, k: int, a: int) -> None:
-        super().__init__(f, k, extra=2 * a)
+    def __init__(self, f: int, k: int, a: int, norm: bool = False) -> None:
+        super().__init__(f, k, extra=2 * a, norm=norm)
         self.a = a
         self.angular_filter = nn.Linear(k, 2 * a, bias=False)
         self.angular_lin = nn.Linear(f, 2 * a, bias=False)
@@ -176,8 +181,8 @@ class ProbeNet(nn.Module):
         self.atom_rbf = RadialBasis(c.rbf, c.cutoff_atom)
         self.probe_rbf = RadialBasis(c.rbf, c.cutoff_probe)
         self.interactions = nn.ModuleList(
-            AngularInteraction(c.atom_width, c.rbf, c.atom_angular_features) if c.atom_angular_features
-            else Interaction(c.atom_width, c.rbf) for _ in range(c.layers))
+            AngularInteraction(c.atom_width, c.rbf, c.atom_angular_features, c.atom_norm) if c.atom_angular_features
+            else Interaction(c.atom_width, c.rbf, norm=c.atom_norm) for _ in range(c.layers))
         if c.atom_features:
             self.atom_projection = nn.Linear(c.atom_features, c.features)
         # probe filters are linear in the radial basis: cheap for millions of probe–atom pairs
