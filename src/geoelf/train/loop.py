@@ -3,7 +3,8 @@
 Resuming: ``OUT/checkpoint.safetensors`` (model and Adam state; no pickle) and
 ``OUT/checkpoint.json`` (step, history, random generator state) are rewritten atomically after
 every validation; a rerun with the same config continues from there. The best model by
-validation MAE is written as a model package to ``OUT/model``.
+validation MAE (of the moving average of the weights, with ``ema``) is written as a model package
+to ``OUT/model``.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ class WeightAverage:
         import torch
 
         decay = min(self.decay, (1 + step) / (10 + step))
-        with torch.no_grad():
+        with torch.no_grad():  # one fused lerp over all tensors, as torch's own optimisers do
             torch._foreach_lerp_(list(self.net.parameters()), list(self.source.parameters()), 1.0 - decay)
 
 
