@@ -79,6 +79,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     # 7 % of a one-structure step
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     ema = WeightAverage(net, cfg.ema) if cfg.ema else None
+    validated = ema.net if ema else net  # the weights that are validated, compared and packaged
     state = resume(out, cfg, net, opt, ema)
     if dist.rank == 0:
         write_resolved(out, cfg)
@@ -99,7 +100,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     def validate_and_save() -> None:
         nonlocal best, losses
-        metrics = evaluate_probes(ema.net if ema else net, val, net_cfg, device)
+        metrics = evaluate_probes(validated, val, net_cfg, device)
         minutes = (time.perf_counter() - t_start) / 60
         history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
                         "minutes": minutes})
@@ -110,7 +111,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}", **left)
         if metrics["mae"] < best:
             best = metrics["mae"]
-            _package(ema.net if ema else net, out / "model", cfg, train_items, history)
+            _package(validated, out / "model", cfg, train_items, history)
         checkpoint(out, net, opt, ema, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
                                     "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
         plot_history(history, out / "loss.png")
@@ -152,7 +153,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             validate_and_save()
     bar.close()
     if dist.rank == 0 and not (out / "model" / "config.json").exists():
-        _package(ema.net if ema else net, out / "model", cfg, train_items, history)
+        _package(validated, out / "model", cfg, train_items, history)
     dist.stop()
     return out / "model"
 
