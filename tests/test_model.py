@@ -29,17 +29,19 @@ ORIENT = NetConfig(**{**CFG.as_dict(), "tensor_features": 4, "atom_vector_featur
 ANGULAR = NetConfig(**{**ORIENT.as_dict(), "atom_angular_features": 3})
 # and an atom graph wider than what probes read (projected down before the probe stage), normalised
 WIDE_ATOMS = NetConfig(**{**ANGULAR.as_dict(), "atom_features": 20, "atom_norm": True})
+# probe channels of angular order 3 and 4 beside the rank-2 ones
+HIGH_L = NetConfig(**{**TENSOR.as_dict(), "l3_features": 3, "l4_features": 2})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular", "wide-atoms"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular", "wide-atoms", "high-l"])
 def net(request):
     """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
     channels' Gram matrix, the one with rank-2 channels, the one with atom vectors (orientation
-    channels), that one with angular atom interactions, and that one with a wider, normalised atom graph: every test
-    holds for all seven."""
+    channels), that one with angular atom interactions, that one with a wider, normalised atom graph, and one
+    with l = 3 and 4 probe channels: every test holds for all eight."""
     torch.manual_seed(0)
     return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT,
-             "angular": ANGULAR, "wide-atoms": WIDE_ATOMS}[request.param]).double().eval()
+             "angular": ANGULAR, "wide-atoms": WIDE_ATOMS, "high-l": HIGH_L}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):
@@ -125,6 +127,19 @@ def test_rank2_invariant_sees_a_bond_midpoint_where_the_vectors_cancel():
     # isotropic neighbours (±x, ±y, ±z) give a zero traceless part
     six = torch.cat([torch.eye(3), -torch.eye(3)]).double()
     assert float(tensor_invariants(outer_components(six).sum(0).reshape(1, 1, 6))) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_high_order_harmonics_obey_the_addition_theorem():
+    """Σ_m Y_lm(a) Y_lm(b) = P_l(a · b) for l = 3, 4: what makes their power spectra rotation invariant."""
+    from geoelf.model.network import spherical_l3, spherical_l4
+
+    g = torch.Generator().manual_seed(1)
+    a, b = (torch.nn.functional.normalize(torch.randn(200, 3, generator=g, dtype=torch.float64), dim=1) for _ in range(2))
+    c = (a * b).sum(1)
+    legendre = {7: (5 * c**3 - 3 * c) / 2, 9: (35 * c**4 - 30 * c**2 + 3) / 8}
+    for harmonics in (spherical_l3, spherical_l4):
+        ya, yb = harmonics(a), harmonics(b)
+        assert torch.allclose((ya * yb).sum(1), legendre[ya.shape[1]], atol=1e-12)
 
 
 def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tmp_path):

@@ -2,7 +2,7 @@
 
 For every atom, the grid points within the probe cutoff are visited directly (a box in grid
 indices that covers the cutoff sphere, any triclinic cell, periodic images included) and the
-atom's contributions are added to those points' scalar, vector and rank-2 channels. Each atom's
+atom's contributions are added to those points' scalar, vector, rank-2 and l = 3, 4 channels. Each atom's
 radial profiles (the K Gaussians already summed with its filter weights) are tabulated once as
 cubic Hermite pieces, so a pair costs a table look-up instead of a K-term sum. This computes the same
 sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested) at a fraction of the cost and memory, and
@@ -65,15 +65,18 @@ def radial_tables(u: np.ndarray, centres: np.ndarray, width: float, rc: float, p
 
 @numba.njit(cache=True, fastmath=True)
 def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray,
-                table: np.ndarray, nf: int, nv: int, rc: float, s: np.ndarray, v: np.ndarray, t: np.ndarray) -> None:
+                table: np.ndarray, nf: int, nv: int, nt: int, n3: int, rc: float, s: np.ndarray, v: np.ndarray, t: np.ndarray,
+                y3: np.ndarray, y4: np.ndarray) -> None:
     """Add every atom's messages to the grid points of planes i0 ≤ i < i1 (s: (P, F), v: (P, 3, V),
-    t: (P, 6, T), the components xx, yy, zz, xy, xz, yz of the rank-2 channels); ``table`` (N, R + 1, 2,
-    F + V + T) holds the atoms' radial profiles and slopes at the R + 1 nodes (``radial_tables``)."""
+    t: (P, 6, T), the components xx, yy, zz, xy, xz, yz of the rank-2 channels; y3: (P, 7, L3) and
+    y4: (P, 9, L4), the l = 3 and 4 channels' harmonic components); ``table`` (N, R + 1, 2,
+    F + V + T + L3 + L4) holds the atoms' radial profiles and slopes at the R + 1 nodes (``radial_tables``)."""
     n0, n1, n2 = shape[0], shape[1], shape[2]
     nat, nodes, _, nc = table.shape
     nr = nodes - 1  # intervals
-    nt = nc - nf - nv
+    n4 = nc - nf - nv - nt - n3
     w = np.empty(nc, dtype=table.dtype)
+    harm = np.empty(16, dtype=table.dtype)
     rc2 = rc * rc
     per_r = nr / rc
     for a in range(nat):
@@ -121,10 +124,20 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                         t[p, 3, c_] += wt * ux * uy
                         t[p, 4, c_] += wt * ux * uz
                         t[p, 5, c_] += wt * uy * uz
+                    if n3 + n4:
+                        spherical_harmonics_34(ux, uy, uz, harm)
+                        # channels innermost: contiguous in y3[p, m] and w, so it vectorises
+                        o3 = nf + nv + nt
+                        for m_ in range(7):
+                            for c_ in range(n3):
+                                y3[p, m_, c_] += w[o3 + c_] * harm[m_]
+                        for m_ in range(9):
+                            for c_ in range(n4):
+                                y4[p, m_, c_] += w[o3 + n3 + c_] * harm[7 + m_]
 
 
 @numba.njit(cache=True, parallel=True)
-def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, table, nf, nv, rc, s, v, t, nchunks):
+def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, table, nf, nv, nt, n3, rc, s, v, t, y3, y4, nchunks):
     """Split planes i0..i1 into chunks handled by different threads (their outputs do not overlap).
     One plane a chunk keeps the chunk's outputs in cache (1.2× faster than 4 chunks per thread)."""
     plane = shape[1] * shape[2]
@@ -133,32 +146,59 @@ def _accumulate_parallel(i0, i1, shape, cell, frac_atoms, reach, table, nf, nv, 
         b = i0 + (i1 - i0) * (c + 1) // nchunks
         if b > a:
             off = (a - i0) * plane
-            _accumulate(a, b, shape, cell, frac_atoms, reach, table, nf, nv, rc,
-                        s[off : off + (b - a) * plane], v[off : off + (b - a) * plane], t[off : off + (b - a) * plane])
+            part = slice(off, off + (b - a) * plane)
+            _accumulate(a, b, shape, cell, frac_atoms, reach, table, nf, nv, nt, n3, rc, s[part], v[part], t[part],
+                        y3[part], y4[part])
 
 
 def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.ndarray, table: np.ndarray,
-                  widths: tuple[int, int], rc: float, planes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scalar (P, F), vector (P, 3, V) and rank-2 (P, 6, T) probe channels for grid planes
-    ``planes`` = (i0, i1), in the dtype of ``table``: float32 (fast) or float64 (exact comparisons).
+                  widths: tuple[int, int, int, int], rc: float, planes: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Scalar (P, F), vector (P, 3, V), rank-2 (P, 6, T), l = 3 (P, 7, L3) and l = 4 (P, 9, L4) probe
+    channels for grid planes ``planes`` = (i0, i1), in the dtype of ``table``: float32 (fast) or
+    float64 (exact comparisons).
 
-    ``table`` (N, R + 1, 2, F + V + T): the atoms' radial profiles from ``radial_tables``, i.e. the
-    linear probe filters already multiplied into the atom features; ``widths`` = (F, V).
+    ``table`` (N, R + 1, 2, F + V + T + L3 + L4): the atoms' radial profiles from ``radial_tables``, i.e.
+    the linear probe filters already multiplied into the atom features; ``widths`` = (F, V, T, L3).
     """
     cell = np.ascontiguousarray(cell, dtype=np.float64)
     frac = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(cell)
     frac -= np.floor(frac)
-    nf, nv = widths
-    nt = table.shape[3] - nf - nv
+    nf, nv, nt, n3 = widths
+    n4 = table.shape[3] - nf - nv - nt - n3
     i0, i1 = planes
     npts = (i1 - i0) * shape[1] * shape[2]
     s = np.zeros((npts, nf), dtype=table.dtype)
     v = np.zeros((npts, 3, nv), dtype=table.dtype)
     t = np.zeros((npts, 6, nt), dtype=table.dtype)
+    y3 = np.zeros((npts, 7, n3), dtype=table.dtype)
+    y4 = np.zeros((npts, 9, n4), dtype=table.dtype)
     _accumulate_parallel(i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac),
-                         fractional_reach(cell, rc), np.ascontiguousarray(table), nf, nv, float(rc), s, v, t,
-                         i1 - i0)
-    return s, v, t
+                         fractional_reach(cell, rc), np.ascontiguousarray(table), nf, nv, nt, n3, float(rc), s, v, t,
+                         y3, y4, i1 - i0)
+    return s, v, t, y3, y4
+
+
+@numba.njit(cache=True, inline="always")
+def spherical_harmonics_34(x: float, y: float, z: float, out: np.ndarray) -> None:
+    """The l = 3 (out[:7]) and l = 4 (out[7:16]) real harmonics of a unit vector, as
+    ``network.spherical_l3`` and ``network.spherical_l4`` (Σ_m Y_m² = 1 for each l)."""
+    x2, y2, z2 = x * x, y * y, z * z
+    out[0] = math.sqrt(5 / 8) * (3 * x2 - y2) * y
+    out[1] = math.sqrt(15) * x * y * z
+    out[2] = math.sqrt(3 / 8) * y * (5 * z2 - 1)
+    out[3] = 0.5 * z * (5 * z2 - 3)
+    out[4] = math.sqrt(3 / 8) * x * (5 * z2 - 1)
+    out[5] = math.sqrt(15 / 4) * z * (x2 - y2)
+    out[6] = math.sqrt(5 / 8) * (x2 - 3 * y2) * x
+    out[7] = math.sqrt(35) / 2 * x * y * (x2 - y2)
+    out[8] = math.sqrt(35 / 8) * (3 * x2 - y2) * y * z
+    out[9] = math.sqrt(5) / 2 * x * y * (7 * z2 - 1)
+    out[10] = math.sqrt(5 / 8) * y * z * (7 * z2 - 3)
+    out[11] = (35 * z2 * z2 - 30 * z2 + 3) / 8
+    out[12] = math.sqrt(5 / 8) * x * z * (7 * z2 - 3)
+    out[13] = math.sqrt(5) / 4 * (x2 - y2) * (7 * z2 - 1)
+    out[14] = math.sqrt(35 / 8) * (x2 - 3 * y2) * x * z
+    out[15] = math.sqrt(35) / 8 * (x2 * (x2 - 3 * y2) - y2 * (3 * x2 - y2))
 
 
 @numba.njit(cache=True, inline="always")

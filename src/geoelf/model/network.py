@@ -16,6 +16,9 @@ molecules around it, which the probe's own channels only see for atoms inside it
 and v_pᵀ Q_p v_p.
 With ``atom_angular_features`` set, every atom interaction layer also reads three-body angular
 invariants of the atom's neighbourhood (``AngularInteraction``); this works on the atom graph only.
+With ``l3_features`` / ``l4_features`` set, probes also gather channels of angular order 3 and 4,
+A_p = Σ_a w(r_pa) ⊙ h_a Y_l(r̂_pa) (real spherical harmonics), read through their power spectra
+Σ_m |A_lm|² = Σ_ab w_a w_b P_l(cos θ_ab): finer angular resolution of the atoms around a probe.
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
@@ -73,6 +76,12 @@ class NetConfig:
     # filter sum and any angular invariants), so a neighbourhood whose sums exceed the training range
     # (a crystal's sharp shells add up coherently) cannot drive that MLP far outside it
     atom_norm: bool = False
+    # > 0: that many probe channels of each higher angular order l = 3 and l = 4,
+    # A_p^l = Σ_a w(r_pa) ⊙ h_a Y_l(r̂_pa) (real spherical harmonics), read through their power
+    # spectra Σ_m |A_lm|² = Σ_ab w_a w_b P_l(cos θ_ab): the finer angular arrangement of the atoms
+    # around an interstitial probe, which l ≤ 2 resolves only coarsely
+    l3_features: int = 0
+    l4_features: int = 0
 
     @property
     def atom_width(self) -> int:
@@ -150,6 +159,42 @@ def outer_components(unit: torch.Tensor) -> torch.Tensor:
     return torch.stack([x * x, y * y, z * z, x * y, x * z, y * z], dim=1)
 
 
+def spherical_l3(u: torch.Tensor) -> torch.Tensor:
+    """Real spherical harmonics of order 3 (E, 7) of unit vectors (E, 3), scaled so that Σ_m Y_m² = 1."""
+    x, y, z = u[:, 0], u[:, 1], u[:, 2]
+    # orthonormal Y_3m times sqrt(4π / 7); the constants below already hold that factor
+    return torch.stack([
+        math.sqrt(5 / 8) * (3 * x * x - y * y) * y,
+        math.sqrt(15) * x * y * z,
+        math.sqrt(3 / 8) * y * (5 * z * z - 1),
+        0.5 * z * (5 * z * z - 3),
+        math.sqrt(3 / 8) * x * (5 * z * z - 1),
+        math.sqrt(15 / 4) * z * (x * x - y * y),
+        math.sqrt(5 / 8) * (x * x - 3 * y * y) * x,
+    ], dim=1)
+
+
+def spherical_l4(u: torch.Tensor) -> torch.Tensor:
+    """Real spherical harmonics of order 4 (E, 9) of unit vectors (E, 3), scaled so that Σ_m Y_m² = 1."""
+    x, y, z = u[:, 0], u[:, 1], u[:, 2]
+    x2, y2, z2 = x * x, y * y, z * z
+    # orthonormal Y_4m times sqrt(4π / 9) = (2/3) sqrt(π)
+    return torch.stack([
+        math.sqrt(35) / 2 * x * y * (x2 - y2),
+        math.sqrt(35 / 8) * (3 * x2 - y2) * y * z,
+        math.sqrt(5) / 2 * x * y * (7 * z2 - 1),
+        math.sqrt(5 / 8) * y * z * (7 * z2 - 3),
+        (35 * z2 * z2 - 30 * z2 + 3) / 8,
+        math.sqrt(5 / 8) * x * z * (7 * z2 - 3),
+        math.sqrt(5) / 4 * (x2 - y2) * (7 * z2 - 1),
+        math.sqrt(35 / 8) * (x2 - 3 * y2) * x * z,
+        math.sqrt(35) / 8 * (x2 * (x2 - 3 * y2) - y2 * (3 * x2 - y2)),
+    ], dim=1)
+
+
+HARMONICS = {"l3": spherical_l3, "l4": spherical_l4}  # the keys of ``ProbeNet.high_l``
+
+
 def quadratic_form(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """xᵀ A x (..., ) for symmetric A given by six components t (..., 6) and vectors x (..., 3)."""
     a, b, c = x[..., 0], x[..., 1], x[..., 2]
@@ -192,6 +237,9 @@ class ProbeNet(nn.Module):
         if c.tensor_features:
             self.tensor_filter = nn.Linear(c.rbf, c.tensor_features, bias=False)
             self.atom_to_tensor = nn.Linear(c.features, c.tensor_features, bias=False)
+        self.high_l = nn.ModuleDict({
+            f"l{l}": nn.ModuleList([nn.Linear(c.rbf, n, bias=False), nn.Linear(c.features, n, bias=False)])
+            for l, n in ((3, c.l3_features), (4, c.l4_features)) if n})
         if max(c.atom_vector_features, c.atom_tensor_features) > c.vector_features:
             raise ValueError("atom_vector_features and atom_tensor_features must not exceed vector_features")
         if c.atom_vector_features:
@@ -206,7 +254,8 @@ class ProbeNet(nn.Module):
             self.charges = nn.Linear(c.features, n_long)
             self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + n_vec + c.tensor_features + self.n_orientation + n_long, c.hidden), nn.SiLU(),
+            nn.Linear(c.features + n_vec + c.tensor_features + self.n_orientation + c.l3_features + c.l4_features + n_long,
+                      c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
@@ -329,8 +378,21 @@ class ProbeNet(nn.Module):
             qp.index_add_(0, pi, self.axis_filter(rbf)[:, :, None] * q[pa])
         if self.n_orientation:
             feats.append(self.orientation_invariants(m, qp, v, t))
+        feats += self.high_l_invariants(h, n_probes, pi, pa, rbf, unit)
         feats += [extra] if extra is not None else []
         return self.head(torch.cat(feats, dim=1))[:, 0]
+
+    def high_l_invariants(self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, rbf: torch.Tensor,
+                          unit: torch.Tensor) -> list[torch.Tensor]:
+        """Power spectra (P, n_l) of the l = 3 and l = 4 probe channels (an empty list without them)."""
+        out = []
+        for key, (radial, mix) in self.high_l.items():
+            y = HARMONICS[key](unit)  # (E, 2l + 1)
+            w = radial(rbf) * mix(h)[pa]  # (E, n)
+            a = torch.zeros(n_probes, w.shape[1], y.shape[1], dtype=h.dtype, device=h.device)
+            a.index_add_(0, pi, w[:, :, None] * y[:, None, :])
+            out.append((a * a).sum(-1))
+        return out
 
     def vector_invariants(self, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
         """Rotation invariants (P, n) of vector channels v (P, V, 3), or (P, 3, V) with vector_axis=1:
@@ -340,12 +402,14 @@ class ProbeNet(nn.Module):
         gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
         return gram[:, self.gram_index[0], self.gram_index[1]]
 
-    def atom_contributions(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-atom, per-radial-function probe contributions: us (N, K, F), uv (N, K, V), ut (N, K, T).
+    def atom_contributions(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-atom, per-radial-function probe contributions: us (N, K, F), uv (N, K, V), ut (N, K, T),
+        uh (N, K, L3 + L4).
 
         Because the probe filters are linear in the radial basis, s_p = Σ_pairs Σ_k rbf_k us[a, k],
-        v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂ and T_p = Σ_pairs Σ_k rbf_k ut[a, k] r̂r̂ᵀ — the form the
-        fused grid kernel evaluates (T = 0 channels without ``tensor_features``). The gathered atom
+        v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂, T_p = Σ_pairs Σ_k rbf_k ut[a, k] r̂r̂ᵀ and the l = 3, 4
+        channels Σ_pairs Σ_k rbf_k uh[a, k] Y_l(r̂) — the form the fused grid kernel evaluates (zero
+        channels where the model lacks them). The gathered atom
         vectors m_p = Σ_pairs Σ_k rbf_k um[a, k] and atom tensors hold no r̂, so their 3C + 6D
         components ride along as extra scalar channels: us is then (N, K, F + 3C + 6D).
         """
@@ -360,22 +424,25 @@ class ProbeNet(nn.Module):
         if extra:
             us = torch.cat([us] + [e.reshape(h.shape[0], self.config.rbf, -1) for e in extra], dim=2)
         uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
-        if not self.config.tensor_features:
-            return us, uv, h.new_zeros(h.shape[0], self.config.rbf, 0)
-        ut = self.tensor_filter.weight.T[None, :, :] * self.atom_to_tensor(h)[:, None, :]
-        return us, uv, ut
+        none = h.new_zeros(h.shape[0], self.config.rbf, 0)
+        ut = self.tensor_filter.weight.T[None, :, :] * self.atom_to_tensor(h)[:, None, :] if self.config.tensor_features else none
+        uh = torch.cat([none] + [radial.weight.T[None, :, :] * mix(h)[:, None, :] for radial, mix in self.high_l.values()], dim=2)
+        return us, uv, ut, uh
 
     def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1,
-                           extra: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
+                           extra: torch.Tensor | None = None, t: torch.Tensor | None = None,
+                           high: torch.Tensor | None = None) -> torch.Tensor:
         """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
         the rank-2 channels' six components (P, T, 6) (xx, yy, zz, xy, xz, yz of Σ w r̂r̂ᵀ) when the
-        model has them, and the long-range channels (P, C) of a long-range model."""
+        model has them, the l = 3, 4 channels' power spectra (P, L3 + L4) and the long-range channels
+        (P, C) of a long-range model."""
         f = self.config.features
         feats = [s[:, :f], self.vector_invariants(v, vector_axis)]
         feats += [tensor_invariants(t)] if self.config.tensor_features else []
         if self.n_orientation:
             m, q = self.state_parts(s)
             feats.append(self.orientation_invariants(m, q, v if vector_axis == -1 else v.transpose(1, 2), t))
+        feats += [high] if high is not None else []
         feats += [extra] if extra is not None else []
         return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
 

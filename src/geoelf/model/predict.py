@@ -107,9 +107,9 @@ class Predictor:
         t0 = time.perf_counter()
         h = self.atom_state(atoms)
         with torch.no_grad():
-            us, uv, ut = (t.numpy() for t in self.net.atom_contributions(h))
+            us, uv, ut, uh = (t.numpy() for t in self.net.atom_contributions(h))
         rbf = self.net.probe_rbf
-        table = radial_tables(np.concatenate([us, uv, ut], axis=2).astype(np.float64), rbf.centres.double().numpy(),
+        table = radial_tables(np.concatenate([us, uv, ut, uh], axis=2).astype(np.float64), rbf.centres.double().numpy(),
                               rbf.width, rbf.rc, dtype=us.dtype)
         plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
@@ -117,17 +117,19 @@ class Predictor:
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
             i1 = min(shape[0], i0 + step)
-            s, v, t = grid_messages(shape, atoms.cell.array, atoms.positions, table, (us.shape[2], uv.shape[2]), rbf.rc,
-                                    (i0, i1))
+            s, v, t, y3, y4 = grid_messages(shape, atoms.cell.array, atoms.positions, table,
+                                            (us.shape[2], uv.shape[2], ut.shape[2], self.net.config.l3_features), rbf.rc, (i0, i1))
             extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
-            out[i0:i1] = self.head(s, v, t, extra).reshape(i1 - i0, shape[1], shape[2])
+            # the l = 3, 4 power spectra Σ_m |A_lm|², in the head's order (after the orientation invariants)
+            high = np.concatenate([(y3 * y3).sum(1), (y4 * y4).sum(1)], axis=1)
+            out[i0:i1] = self.head(s, v, t, high, extra).reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, self.net.invariant(h))
         return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
 
-    def head(self, s: np.ndarray, v: np.ndarray, t: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
-        """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T) and long-range
-        channels (P, C) or None, in chunks of ``head_points`` points."""
+    def head(self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+        """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T), the l = 3, 4
+        power spectra (P, L3 + L4) and long-range channels (P, C) or None, in chunks of ``head_points`` points."""
         import torch
 
         from geoelf.model.grid_kernel import head_inputs
@@ -140,10 +142,12 @@ class Predictor:
                 if c.vector_gram:  # the torch invariants; the kernel writes rank-2 channels as (P, 6, T)
                     elf = self.net.head_from_channels(torch.from_numpy(s[part]), torch.from_numpy(v[part]), vector_axis=1,
                                                       extra=None if extra is None else torch.from_numpy(extra[part]),
-                                                      t=torch.from_numpy(t[part]).transpose(1, 2))
+                                                      t=torch.from_numpy(t[part]).transpose(1, 2),
+                                                      high=torch.from_numpy(high[part]) if high.shape[1] else None)
                 else:
                     x = head_inputs(s[part], v[part], t[part], c.features, c.atom_vector_features, c.atom_tensor_features)
-                    x = torch.from_numpy(x if extra is None else np.concatenate([x, extra[part].astype(x.dtype)], axis=1))
+                    x = np.concatenate([x, high[part]] + ([] if extra is None else [extra[part].astype(x.dtype)]), axis=1)
+                    x = torch.from_numpy(x)
                     elf = torch.sigmoid(self.net.head(x)[:, 0])
                 out[part] = elf.double().numpy()
         return out
