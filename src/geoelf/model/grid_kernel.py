@@ -75,6 +75,7 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
     nat, nodes, _, nc = table.shape
     nr = nodes - 1  # intervals
     n4 = nc - nf - nv - nt - n3
+    o3 = nf + nv + nt  # where the l = 3, then l = 4, channels start in the table
     w = np.empty(nc, dtype=table.dtype)
     harm = np.empty(16, dtype=table.dtype)
     rc2 = rc * rc
@@ -127,7 +128,6 @@ def _accumulate(i0: int, i1: int, shape: np.ndarray, cell: np.ndarray, frac_atom
                     if n3 + n4:
                         spherical_harmonics_34(ux, uy, uz, harm)
                         # channels innermost: contiguous in y3[p, m] and w, so it vectorises
-                        o3 = nf + nv + nt
                         for m_ in range(7):
                             for c_ in range(n3):
                                 y3[p, m_, c_] += w[o3 + c_] * harm[m_]

@@ -146,8 +146,8 @@ class Predictor:
                                                       high=torch.from_numpy(high[part]) if high.shape[1] else None)
                 else:
                     x = head_inputs(s[part], v[part], t[part], c.features, c.atom_vector_features, c.atom_tensor_features)
-                    x = np.concatenate([x, high[part]] + ([] if extra is None else [extra[part].astype(x.dtype)]), axis=1)
-                    x = torch.from_numpy(x)
+                    more = ([high[part]] if high.shape[1] else []) + ([] if extra is None else [extra[part].astype(x.dtype)])
+                    x = torch.from_numpy(np.concatenate([x, *more], axis=1) if more else x)  # no copy when nothing is added
                     elf = torch.sigmoid(self.net.head(x)[:, 0])
                 out[part] = elf.double().numpy()
         return out
