@@ -157,23 +157,23 @@ def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tm
     np.testing.assert_allclose(pred.grid(atoms, shape).field.data, grid.field.data, atol=1e-6)  # float32 sums
 
 
-def test_radial_tables_interpolate_the_gaussian_sums_to_fourth_order():
-    from geoelf.model.grid_kernel import radial_tables
+def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():
+    from geoelf.model.grid_kernel import radial_table
     from geoelf.model.network import RadialBasis
 
     basis = RadialBasis(12, 2.0).double()
-    u = np.random.default_rng(3).normal(size=(2, 12, 5))
+    filters = np.random.default_rng(3).normal(size=(12, 5))
     r = np.random.default_rng(4).random(4000) * 2.0
-    exact = np.einsum("rk,nkc->nrc", basis(torch.from_numpy(r)).numpy(), u)
+    exact = basis(torch.from_numpy(r)).numpy() @ filters
     errors = []
     for per_width, intervals in ((4, 48), (8, 96)):  # 12 Gaussian widths in the cutoff
-        table = radial_tables(u, basis.centres.numpy(), basis.width, 2.0, per_width, dtype=np.float64)
-        assert table.shape == (2, intervals + 1, 2, 5)
+        table = radial_table(filters, basis.centres.numpy(), basis.width, 2.0, per_width, dtype=np.float64)
+        assert table.shape == (intervals + 1, 2, 5)
         m = np.minimum((r * intervals / 2.0).astype(int), intervals - 1)
-        t = (r * intervals / 2.0 - m)[None, :, None]
-        lo, hi = table[:, m], table[:, m + 1]  # values and slopes at the interval's ends
-        value = ((1 + 2 * t) * (1 - t) ** 2 * lo[:, :, 0] + t * (1 - t) ** 2 * lo[:, :, 1]
-                 + t * t * (3 - 2 * t) * hi[:, :, 0] + t * t * (t - 1) * hi[:, :, 1])
+        t = (r * intervals / 2.0 - m)[:, None]
+        lo, hi = table[m], table[m + 1]  # values and slopes at the interval's ends
+        value = ((1 + 2 * t) * (1 - t) ** 2 * lo[:, 0] + t * (1 - t) ** 2 * lo[:, 1]
+                 + t * t * (3 - 2 * t) * hi[:, 0] + t * t * (t - 1) * hi[:, 1])
         errors.append(np.abs(value - exact).max() / np.abs(exact).max())
     assert errors[1] < 5e-6 and 10 < errors[0] / errors[1] < 25  # halving the step: ≈ 2⁴ smaller
 

@@ -402,32 +402,40 @@ class ProbeNet(nn.Module):
         gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
         return gram[:, self.gram_index[0], self.gram_index[1]]
 
-    def atom_contributions(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-atom, per-radial-function probe contributions: us (N, K, F), uv (N, K, V), ut (N, K, T),
-        uh (N, K, L3 + L4).
+    def probe_factors(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int, int, int]]:
+        """The probe messages in factored form: radial filters (K, C), atom values (N, C) and the
+        channel widths (F + 3C' + 6D', V, T, L3, L4) that split C.
 
-        Because the probe filters are linear in the radial basis, s_p = Σ_pairs Σ_k rbf_k us[a, k],
-        v_p = Σ_pairs Σ_k rbf_k uv[a, k] r̂, T_p = Σ_pairs Σ_k rbf_k ut[a, k] r̂r̂ᵀ and the l = 3, 4
-        channels Σ_pairs Σ_k rbf_k uh[a, k] Y_l(r̂) — the form the fused grid kernel evaluates (zero
-        channels where the model lacks them). The gathered atom
-        vectors m_p = Σ_pairs Σ_k rbf_k um[a, k] and atom tensors hold no r̂, so their 3C + 6D
-        components ride along as extra scalar channels: us is then (N, K, F + 3C + 6D).
+        The probe filters are linear in the radial basis and each channel's filter is shared by all
+        atoms, so channel c of a pair at distance r is φ_c(r) x[a, c] with φ_c = Σ_k rbf_k
+        filters[k, c]: s_p = Σ_pairs φ x over the scalar channels, v_p = Σ φ x r̂, T_p = Σ φ x r̂r̂ᵀ and
+        the l = 3, 4 channels Σ φ x Y_l(r̂) — the form the fused grid kernel evaluates with one radial
+        table for all atoms. The gathered atom vectors m_p and tensors hold no r̂, so their 3C' + 6D'
+        components ride along as scalar channels (each component with its channel's filter).
         """
         h = self.invariant(state)
-        us = self.scalar_filter.weight.T[None, :, :] * h[:, None, :]
         mu, q = self.state_parts(state)
-        extra = []
+        n = h.shape[0]
+        filters, values = [self.scalar_filter.weight.T], [h]
+        # each vector or tensor component with its channel's filter, in the state's order c·3 + d or c·6 + d
         if mu is not None:
-            extra.append(self.orientation_filter.weight.T[None, :, :, None] * mu[:, None, :, :])  # (N, K, C, 3)
+            filters.append(self.orientation_filter.weight.T.repeat_interleave(3, dim=1))
+            values.append(mu.reshape(n, -1))
         if q is not None:
-            extra.append(self.axis_filter.weight.T[None, :, :, None] * q[:, None, :, :])  # (N, K, D, 6)
-        if extra:
-            us = torch.cat([us] + [e.reshape(h.shape[0], self.config.rbf, -1) for e in extra], dim=2)
-        uv = self.vector_filter.weight.T[None, :, :] * self.atom_to_vector(h)[:, None, :]
-        none = h.new_zeros(h.shape[0], self.config.rbf, 0)
-        ut = self.tensor_filter.weight.T[None, :, :] * self.atom_to_tensor(h)[:, None, :] if self.config.tensor_features else none
-        uh = torch.cat([none] + [radial.weight.T[None, :, :] * mix(h)[:, None, :] for radial, mix in self.high_l.values()], dim=2)
-        return us, uv, ut, uh
+            filters.append(self.axis_filter.weight.T.repeat_interleave(6, dim=1))
+            values.append(q.reshape(n, -1))
+        scalar = sum(f.shape[1] for f in filters)
+        filters.append(self.vector_filter.weight.T)
+        values.append(self.atom_to_vector(h))
+        if self.config.tensor_features:
+            filters.append(self.tensor_filter.weight.T)
+            values.append(self.atom_to_tensor(h))
+        for radial, mix in self.high_l.values():
+            filters.append(radial.weight.T)
+            values.append(mix(h))
+        c = self.config
+        widths = (scalar, c.vector_features, c.tensor_features, c.l3_features, c.l4_features)
+        return torch.cat(filters, dim=1), torch.cat(values, dim=1), widths
 
     def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1,
                            extra: torch.Tensor | None = None, t: torch.Tensor | None = None,

@@ -101,27 +101,24 @@ class Predictor:
         """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
         import torch
 
-        from geoelf.model.grid_kernel import grid_messages, radial_tables
+        from geoelf.model.grid_kernel import grid_messages, radial_table
 
         self.check(atoms, source)
         t0 = time.perf_counter()
         h = self.atom_state(atoms)
         with torch.no_grad():
-            us, uv, ut, uh = (t.numpy() for t in self.net.atom_contributions(h))
+            filters, values, widths = self.net.probe_factors(h)
         rbf = self.net.probe_rbf
-        table = radial_tables(np.concatenate([us, uv, ut, uh], axis=2).astype(np.float64), rbf.centres.double().numpy(),
-                              rbf.width, rbf.rc, dtype=us.dtype)
+        table = radial_table(filters.double().numpy(), rbf.centres.double().numpy(), rbf.width, rbf.rc)
         plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
         step = max(1, slab_points // plane)
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
             i1 = min(shape[0], i0 + step)
-            s, v, t, y3, y4 = grid_messages(shape, atoms.cell.array, atoms.positions, table,
-                                            (us.shape[2], uv.shape[2], ut.shape[2], self.net.config.l3_features), rbf.rc, (i0, i1))
+            s, v, t, high = grid_messages(shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc,
+                                          (i0, i1))
             extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
-            # the l = 3, 4 power spectra Σ_m |A_lm|², in the head's order (after the orientation invariants)
-            high = np.concatenate([(y3 * y3).sum(1), (y4 * y4).sum(1)], axis=1)
             out[i0:i1] = self.head(s, v, t, high, extra).reshape(i1 - i0, shape[1], shape[2])
         seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, self.net.invariant(h))
@@ -145,9 +142,11 @@ class Predictor:
                                                       t=torch.from_numpy(t[part]).transpose(1, 2),
                                                       high=torch.from_numpy(high[part]) if high.shape[1] else None)
                 else:
-                    x = head_inputs(s[part], v[part], t[part], c.features, c.atom_vector_features, c.atom_tensor_features)
-                    more = ([high[part]] if high.shape[1] else []) + ([] if extra is None else [extra[part].astype(x.dtype)])
-                    x = torch.from_numpy(np.concatenate([x, *more], axis=1) if more else x)  # no copy when nothing is added
+                    x = head_inputs(s[part], v[part], t[part], high[part], c.features, c.atom_vector_features,
+                                    c.atom_tensor_features)
+                    if extra is not None:
+                        x = np.concatenate([x, extra[part].astype(x.dtype)], axis=1)
+                    x = torch.from_numpy(x)
                     elf = torch.sigmoid(self.net.head(x)[:, 0])
                 out[part] = elf.double().numpy()
         return out
