@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GEOELF=.venv/bin/geoelf
 PYTHON=.venv/bin/python
-RUN=${RUN:-runs/dense-h-v1-v2}  # session 15 (orientation channels); v1 weights: runs/dense-h-v1-final
+RUN=${RUN:-runs/dense-h-v1-v3d}  # session 22 (l = 3, 4 probe channels); version 2: runs/dense-h-v1-v2
 CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
 MODEL=src/geoelf/models/dense-h-v1
 EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5
@@ -28,7 +28,7 @@ test_globs() {
 case "${1:-}" in
   train)
     $GEOELF dataset split data/v1
-    # the recipe (B + rank-2 + orientation channels, 100 min on 2 threads) is the config file; a rerun resumes the run
+    # the recipe (version 3: orientation and l = 3, 4 probe channels, 100 min on 2 threads) is the config file; a rerun resumes the run
     $GEOELF train configs/dense-h-v1.yaml out="$RUN" device=cpu ;;
   cnn)
     # one core for 60 min, as in session 10, so that the baseline's budget does not change
@@ -38,7 +38,7 @@ case "${1:-}" in
       echo "$m: $($GEOELF evaluate --dataset data/v1 --split val --model "$m" --no-topology | grep aggregate:)"
     done ;;
   install)
-    # the package's "version" comes from the training config (configs/dense-h-v1.yaml: 2)
+    # the package's "version" comes from the training config (configs/dense-h-v1.yaml: 3)
     cp "$RUN"/model/weights.safetensors "$RUN"/model/config.json "$MODEL"/ ;;
   example)
     $PYTHON scripts/make_example.py "$EXAMPLE" ;;
@@ -52,9 +52,9 @@ case "${1:-}" in
     # shellcheck disable=SC2046
     $PYTHON scripts/residual_report.py $(test_globs) --model dense-h-v1 \
       --noise reports/protocol_noise.json --out docs/residuals \
-      --preface "The final dense-h-v1, version 2 (48 / 32 / 96 with 8 rank-2 channels and 8 + 8 orientation channels, trained on v1's complete training split, 240 snapshots) on the whole test split of dataset v1: one held-out trajectory per even (rs, T) condition, 60 frames at 48–441 GPa, never trained on." ;;
+      --preface "The final dense-h-v1, version 3 (48 / 32 / 96 with 8 rank-2 channels, 8 + 8 orientation channels and 8 + 8 probe channels of angular order 3 and 4, trained on v1's complete training split, 240 snapshots) on the whole test split of dataset v1: one held-out trajectory per even (rs, T) condition, 60 frames at 48–441 GPa, never trained on." ;;
   bench)
-    $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64 128
+    $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64
     $PYTHON benchmarks/bench_screen.py --runs 3 ;;
   *)
     sed -n '2,12p' "$0"; exit 2 ;;
