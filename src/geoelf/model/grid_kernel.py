@@ -67,7 +67,7 @@ def radial_table(filters: np.ndarray, centres: np.ndarray, width: float, rc: flo
 
 
 @numba.njit(cache=True, fastmath=True)
-def _plane_pairs(i: int, shape: np.ndarray, cell: np.ndarray, frac: np.ndarray, reach: np.ndarray, rc: float,
+def plane_pairs(i: int, shape: np.ndarray, cell: np.ndarray, frac: np.ndarray, reach: np.ndarray, rc: float,
                  intervals: int, like: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The (grid point, atom image) pairs within ``rc`` Å of grid plane i, grouped by point: start
     (n1·n2 + 1,) so point q's pairs are start[q]:start[q + 1], their atom (E,), table interval (E,)
@@ -221,7 +221,7 @@ def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt,
     numba.literally(n4)
     points = shape[1] * shape[2]
     for i in numba.prange(i0, i1):
-        start, atom, node, geo = _plane_pairs(i, shape, cell, frac, reach, rc, table.shape[0] - 1, table)
+        start, atom, node, geo = plane_pairs(i, shape, cell, frac, reach, rc, table.shape[0] - 1, table)
         part = slice((i - i0) * points, (i - i0 + 1) * points)
         _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s[part], v[part], t[part], high[part])
 
