@@ -274,6 +274,28 @@ def test_training_through_torch_compile_takes_the_eager_step(tmp_path):
     assert first["compiled"]["val_mae"] == pytest.approx(first["eager"]["val_mae"], rel=1e-4)
 
 
+def test_a_diverging_run_returns_to_its_last_good_state(tmp_path):
+    """A rate that grows 100,000-fold over the run (lr_final >> lr) makes it diverge after its first
+    validation; each later validation then sends it back to step 10 with half the rate, so the
+    checkpoint (what a resumed run continues from) and the package hold step 10's weights."""
+    from safetensors.torch import load_file
+
+    from geoelf.model.network import NetConfig, ProbeNet
+    from geoelf.train.loop import _val_set, evaluate_probes, training_items
+
+    tiny_train(tmp_path, lr=0.01, lr_final=1000, steps=60)
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    hist = state["history"]
+    back = [h.get("rolled_back_to_step") for h in hist]
+    assert back[0] is None and back.count(10) >= 4 and set(back[1:]) <= {None, 10}
+    assert state["lr_scale"] == 0.5 ** back.count(10) and state["best_mae"] == hist[0]["val_mae"]
+    cfg = tiny_config(tmp_path, lr=0.01, lr_final=1000, steps=60)
+    net = ProbeNet(NetConfig(**cfg.net))
+    net.load_state_dict({k[6:]: v for k, v in load_file(str(tmp_path / "checkpoint.safetensors")).items() if k.startswith("model.")})
+    mae = evaluate_probes(net, _val_set(training_items(cfg)[1], cfg.val_probes, cfg.seed + 1), net.config)["mae"]
+    assert mae == pytest.approx(hist[0]["val_mae"], rel=1e-5)
+
+
 def test_a_budgeted_run_decays_the_rate_by_time_and_validates_its_last_step(tmp_path):
     # no validation before the budget ends (val_every): one costs far more than a step, and the
     # rate is checked against the clock only between steps

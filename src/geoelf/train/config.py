@@ -49,6 +49,11 @@ class TrainConfig:
     # 0.9998: a window of ~5,000 steps); validation, the best-model choice and the package use the
     # average, which smooths out the noise of small steps at no cost at prediction time
     ema: float = 0.0
+    # > 0: a validation whose MAE exceeds this many times the best so far marks a diverged run (a
+    # collapse to a constant field gives ~30x); the run then returns to the weights, optimiser state
+    # and average of its last good validation and halves its learning rate from there on, instead
+    # of spending the rest of its budget on a collapsed model
+    rollback: float = 3.0
     architecture: str = "probenet"  # or "elfnet-cnn" (the CNN baseline)
     net: dict[str, Any] = field(default_factory=dict)
 

@@ -4,7 +4,8 @@ Resuming: ``OUT/checkpoint.safetensors`` (model and Adam state; no pickle) and
 ``OUT/checkpoint.json`` (step, history, random generator state) are rewritten atomically after
 every validation; a rerun with the same config continues from there. The best model by
 validation MAE (of the moving average of the weights, with ``ema``) is written as a model package
-to ``OUT/model``.
+to ``OUT/model``. A validation far worse than the best (``rollback``) sends the run back to its
+last good validation with half the learning rate, so a divergence does not end a budgeted run.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     ema = WeightAverage(net, cfg.ema) if cfg.ema else None
     validated = ema.net if ema else net  # the weights that are validated, compared and packaged
     state = resume(out, cfg, net, opt, ema)
+    last_good = LastGood(net, opt, ema, state.get("step", 0))  # what a diverged run returns to (checkpoints hold only good states)
+    lr_scale = state.get("lr_scale", 1.0)  # halved at every return
     if dist.rank == 0:
         write_resolved(out, cfg)
     rng = np.random.default_rng(cfg.seed)
@@ -99,7 +102,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     lr = cfg.lr
 
     def validate_and_save() -> None:
-        nonlocal best, losses
+        nonlocal best, losses, lr_scale
         metrics = evaluate_probes(validated, val, net_cfg, device)
         minutes = (time.perf_counter() - t_start) / 60
         history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
@@ -109,11 +112,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         losses = []
         left = {"min_left": f"{max(0.0, cfg.minutes - minutes):.0f}"} if cfg.lr_by_time else {}
         bar.set_postfix(val_mae=f"{metrics['mae']:.4f}", val_r2=f"{metrics['r2']:.4f}", **left)
-        if metrics["mae"] < best:
-            best = metrics["mae"]
-            _package(validated, out / "model", cfg, train_items, history)
+        # only one process validates, so under DDP the ranks could not all return: no rollback there
+        if diverged(metrics["mae"], best, cfg.rollback) and dist.world == 1:
+            last_good.restore()
+            lr_scale *= 0.5
+            history[-1]["rolled_back_to_step"] = last_good.step
+            log.warning("step %d: validation MAE %.4f against the best %.4f: back to step %d, learning rate x%g",
+                        step, metrics["mae"], best, last_good.step, lr_scale)
+        else:
+            last_good.keep(step)
+            if metrics["mae"] < best:
+                best = metrics["mae"]
+                _package(validated, out / "model", cfg, train_items, history)
         checkpoint(out, net, opt, ema, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
-                                    "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
+                                    "seconds": time.perf_counter() - t_start, "lr_scale": lr_scale, "config": cfg.as_dict()})
         plot_history(history, out / "loss.png")
 
     while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
@@ -127,7 +139,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         progress_fraction = step / max(1, cfg.steps)
         if cfg.lr_by_time:
             progress_fraction = max(progress_fraction, minutes_spent / cfg.minutes)
-        lr = cfg.lr * (cfg.lr_final / cfg.lr) ** min(1.0, progress_fraction)
+        lr = lr_scale * cfg.lr * (cfg.lr_final / cfg.lr) ** min(1.0, progress_fraction)
         for group in opt.param_groups:
             group["lr"] = lr
         # every rank draws the whole global batch, so all ranks stay in step; on a GPU the atom
@@ -194,6 +206,36 @@ class WeightAverage:
         decay = min(self.decay, (1 + step) / (10 + step))
         with torch.no_grad():  # one fused lerp over all tensors, as torch's own optimisers do
             torch._foreach_lerp_(list(self.net.parameters()), list(self.source.parameters()), 1.0 - decay)
+
+
+def diverged(mae: float, best: float, factor: float) -> bool:
+    """Whether a validation MAE marks a diverged run: above ``factor`` times the best so far, or not a
+    number (factor 0: never; before a first finite best: never)."""
+    return factor > 0 and math.isfinite(best) and not mae <= factor * best
+
+
+class LastGood:
+    """The weights, optimiser state and weight average at the last validation that was not diverged,
+    copied in memory (a few MB for ProbeNet), so that a diverged run can return to them."""
+
+    def __init__(self, net, opt, ema: WeightAverage | None, step: int) -> None:
+        self.net, self.opt, self.ema = net, opt, ema
+        self.keep(step)
+
+    def keep(self, step: int) -> None:
+        import copy
+
+        self.step = step
+        self.saved = copy.deepcopy((self.net.state_dict(), self.opt.state_dict(), self.ema.net.state_dict() if self.ema else None))
+
+    def restore(self) -> None:
+        import copy
+
+        weights, optimiser, average = copy.deepcopy(self.saved)  # a second rollback may need them again
+        self.net.load_state_dict(weights)
+        self.opt.load_state_dict(optimiser)
+        if self.ema:
+            self.ema.net.load_state_dict(average)
 
 
 class Distributed:
