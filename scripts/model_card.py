@@ -52,6 +52,20 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path |
     return json.loads(done.stdout), shown
 
 
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def reused_evaluation(out_dir: Path, weights_hash: str) -> Path:
+    """The model's evaluation folder, if its documents were made with these weights; exits otherwise."""
+    kept = out_dir / "weights.sha256"
+    if not kept.exists() or kept.read_text().strip() != weights_hash:
+        raise SystemExit(f"{out_dir}: its documents were not made with these weights; run the card without --reuse-model")
+    return out_dir
+
+
 def model_label(model: str) -> str:
     """The name `geoelf evaluate` reports for a model: a package's config name, else what was given."""
     config = Path(model) / "config.json"
@@ -110,12 +124,17 @@ def main() -> None:
     parser.add_argument("--notes", type=Path, help="markdown appended as 'Limits and notes'")
     parser.add_argument("--reuse-baselines", type=Path, metavar="EVALUATION_DIR",
                         help="take the baselines' documents from an earlier card's evaluation folder where present")
+    parser.add_argument("--reuse-model", action="store_true",
+                        help="take the model's own documents from its evaluation folder (to rewrite the card's text "
+                             "without re-evaluating); refused unless they were made with the same weights")
     args = parser.parse_args()
     folder = Path(args.model)
     config = json.loads((folder / "config.json").read_text())
     name = config.get("name", folder.name)
     out_dir = folder / "evaluation"
     out_dir.mkdir(exist_ok=True)
+    weights_hash = sha256_file(folder / "weights.safetensors")
+    own_reuse = reused_evaluation(out_dir, weights_hash) if args.reuse_model else None
     lines = [f"# {name}", ""]
     if args.status:
         lines += [args.status, ""]
@@ -130,7 +149,7 @@ def main() -> None:
         topology = True
         docs = []
         for model in [str(folder), *args.baseline]:
-            doc, cmd = evaluate(model, args.dataset, split, topology, None if model == str(folder) else args.reuse_baselines)
+            doc, cmd = evaluate(model, args.dataset, split, topology, own_reuse if model == str(folder) else args.reuse_baselines)
             label = name if model == str(folder) else doc["model"]
             split_name, _, pattern = split_files(split)
             (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))
@@ -146,6 +165,7 @@ def main() -> None:
                   "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
     if args.notes:
         lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]
+    (out_dir / "weights.sha256").write_text(weights_hash + "\n")  # which weights the documents were made with
     (folder / "MODEL_CARD.md").write_text("\n".join(lines))
     print(f"wrote {folder / 'MODEL_CARD.md'} and {out_dir}/")
 
