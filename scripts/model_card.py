@@ -52,12 +52,6 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path |
     return json.loads(done.stdout), shown
 
 
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def reused_evaluation(out_dir: Path, weights_hash: str) -> Path:
     """The model's evaluation folder, if its documents were made with these weights; exits otherwise."""
     kept = out_dir / "weights.sha256"
@@ -133,7 +127,9 @@ def main() -> None:
     name = config.get("name", folder.name)
     out_dir = folder / "evaluation"
     out_dir.mkdir(exist_ok=True)
-    weights_hash = sha256_file(folder / "weights.safetensors")
+    from geoelf.dft.profile import sha256_of
+
+    weights_hash = sha256_of(folder / "weights.safetensors")
     own_reuse = reused_evaluation(out_dir, weights_hash) if args.reuse_model else None
     lines = [f"# {name}", ""]
     if args.status:
