@@ -55,7 +55,7 @@ case "${1:-}" in
       --noise reports/protocol_noise.json --out docs/residuals \
       --preface "The final dense-h-v1, version 4 (48 / 16 / 96 with 8 rank-2 channels, 8 + 8 orientation channels and 8 + 8 probe channels of angular order 3 and 4, trained on v1's complete training split, 240 snapshots) on the whole test split of dataset v1: one held-out trajectory per even (rs, T) condition, 60 frames at 48–441 GPa, never trained on." ;;
   bench)
-    $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64 128
+    $PYTHON benchmarks/bench_predict.py --sizes 64 128 256 --dft-sizes 64 128 --runs 3
     $PYTHON benchmarks/bench_screen.py --runs 3 ;;
   *)
     sed -n '2,12p' "$0"; exit 2 ;;

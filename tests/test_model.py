@@ -31,17 +31,20 @@ ANGULAR = NetConfig(**{**ORIENT.as_dict(), "atom_angular_features": 3})
 WIDE_ATOMS = NetConfig(**{**ANGULAR.as_dict(), "atom_features": 20, "atom_norm": True})
 # probe channels of angular order 3 and 4 beside the rank-2 ones
 HIGH_L = NetConfig(**{**TENSOR.as_dict(), "l3_features": 3, "l4_features": 2})
+# and the cubic (four-body) probe invariants, fewer rank-2 than vector channels
+CUBIC = NetConfig(**{**HIGH_L.as_dict(), "probe_cubic": True})
 
 
-@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular", "wide-atoms", "high-l"])
+@pytest.fixture(scope="module", params=["local", "long-range", "gram", "tensor", "orient", "angular", "wide-atoms", "high-l",
+                                                    "cubic"])
 def net(request):
     """The local ProbeNet, the one with long-range channels, the one whose head reads the vector
     channels' Gram matrix, the one with rank-2 channels, the one with atom vectors (orientation
     channels), that one with angular atom interactions, that one with a wider, normalised atom graph, and one
-    with l = 3 and 4 probe channels: every test holds for all eight."""
+    with l = 3 and 4 probe channels, and that one with cubic probe invariants: every test holds for all nine."""
     torch.manual_seed(0)
     return ProbeNet({"local": CFG, "long-range": LONG, "gram": GRAM, "tensor": TENSOR, "orient": ORIENT,
-             "angular": ANGULAR, "wide-atoms": WIDE_ATOMS, "high-l": HIGH_L}[request.param]).double().eval()
+             "angular": ANGULAR, "wide-atoms": WIDE_ATOMS, "high-l": HIGH_L, "cubic": CUBIC}[request.param]).double().eval()
 
 
 def structure(seed=0, n=6, triclinic=True):
@@ -129,6 +132,19 @@ def test_rank2_invariant_sees_a_bond_midpoint_where_the_vectors_cancel():
     assert float(tensor_invariants(outer_components(six).sum(0).reshape(1, 1, 6))) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_cubic_invariants_of_one_atom_along_x():
+    """v = x̂, T = x̂x̂ᵀ: T̃ = diag(2/3, −1/3, −1/3), so vᵀT̃v = 2/3 and det T̃ = 2/27; a second atom at −x̂
+    cancels v (0) but doubles T̃ (det 16/27)."""
+    from geoelf.model.network import cubic_invariants, outer_components
+
+    x = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    got = cubic_invariants(x.reshape(1, 1, 3), outer_components(x).reshape(1, 1, 6))
+    np.testing.assert_allclose(got.numpy(), [[2 / 3, 2 / 27]], atol=1e-12)
+    pair = torch.cat([x, -x])
+    got = cubic_invariants(pair.sum(0).reshape(1, 1, 3), outer_components(pair).sum(0).reshape(1, 1, 6))
+    np.testing.assert_allclose(got.numpy(), [[0.0, 16 / 27]], atol=1e-12)
+
+
 def test_high_order_harmonics_obey_the_addition_theorem():
     """Σ_m Y_lm(a) Y_lm(b) = P_l(a · b) for l = 3, 4: what makes their power spectra rotation invariant."""
     from geoelf.model.network import spherical_l3, spherical_l4
@@ -155,6 +171,26 @@ def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tm
     assert 0 < grid.field.data.min() and grid.field.data.max() < 1
     pred.head_points = 97  # the head in chunks of points gives the same field
     np.testing.assert_allclose(pred.grid(atoms, shape).field.data, grid.field.data, atol=1e-6)  # float32 sums
+
+
+def test_the_grid_kernel_leaves_no_garbage_holding_its_slabs(tmp_path):
+    """Through numba's dispatcher each call left a reference cycle that held the slab's output arrays
+    until the garbage collector ran (3.0 GB instead of 1.5 GB for 2,000 atoms on 200³); the compiled
+    entry point, used from the second call on, leaves none."""
+    import gc
+
+    torch.manual_seed(0)
+    package.save(ProbeNet(HIGH_L), tmp_path / "m", {"name": "t"})
+    pred, atoms = Predictor(str(tmp_path / "m")), structure(11)
+    first = pred.grid(atoms, (8, 9, 10), slab_points=200).field.data  # compiles, and remembers the entry point
+    gc.collect()
+    gc.disable()
+    try:
+        again = pred.grid(atoms, (8, 9, 10), slab_points=200).field.data
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    np.testing.assert_array_equal(again, first)
 
 
 def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():

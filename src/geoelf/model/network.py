@@ -22,6 +22,8 @@ A_p = Σ_a w(r_pa) ⊙ h_a Y_l(r̂_pa) (real spherical harmonics), read through 
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
+With ``probe_cubic`` set, the head also reads four-body invariants of the probe's own channels, v_cᵀ T̃_c v_c and
+det T̃_c (``cubic_invariants``).
 Probes receive messages but never send them (DeepDFT's design), so the cost is linear in probes.
 
 Invariance: only distances, unit vectors summed into norms, and sums over atoms enter, so the
@@ -82,6 +84,11 @@ class NetConfig:
     # around an interstitial probe, which l ≤ 2 resolves only coarsely
     l3_features: int = 0
     l4_features: int = 0
+    # True (needs tensor_features): the head also reads the probe's cubic invariants, vᵀ T̃ v for the
+    # first min(V, T) vector and rank-2 channel pairs and det T̃ of each rank-2 channel (T̃: traceless
+    # part). They are four-body terms Σ_abc w_a t_b w_c (r̂_a·r̂_b)(r̂_b·r̂_c) − …: how three atoms around
+    # a probe sit relative to each other, which the power spectra (three-body) cannot resolve
+    probe_cubic: bool = False
 
     @property
     def atom_width(self) -> int:
@@ -209,6 +216,22 @@ def tensor_invariants(t: torch.Tensor) -> torch.Tensor:
     return (diag * diag).sum(-1) + 2 * (off * off).sum(-1) - diag.sum(-1) ** 2 / 3
 
 
+def traceless(t: torch.Tensor) -> torch.Tensor:
+    """Six components (..., 6) of a symmetric tensor's traceless part."""
+    trace = t[..., :3].sum(-1, keepdim=True) / 3
+    return torch.cat([t[..., :3] - trace, t[..., 3:]], dim=-1)
+
+
+def cubic_invariants(v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Cubic invariants (P, min(V, T) + T) of vector channels v (P, V, 3) and rank-2 channels t (P, T, 6):
+    v_cᵀ T̃_c v_c for c < min(V, T), then det T̃_c for every c (T̃: traceless part; tr T̃³ = 3 det T̃)."""
+    q = traceless(t)
+    k = min(v.shape[1], t.shape[1])
+    xx, yy, zz, xy, xz, yz = q.unbind(-1)
+    det = xx * (yy * zz - yz * yz) - xy * (xy * zz - yz * xz) + xz * (xy * yz - yy * xz)
+    return torch.cat([quadratic_form(q[:, :k], v[:, :k]), det], dim=1)
+
+
 def orientation_layers(c: NetConfig, n: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
     """For n atom vector or tensor channels: the atom-pair radial filter, the feature map of the
     neighbour, and the probe's radial filter that gathers them (all linear, no bias)."""
@@ -240,6 +263,8 @@ class ProbeNet(nn.Module):
         self.high_l = nn.ModuleDict({
             f"l{l}": nn.ModuleList([nn.Linear(c.rbf, n, bias=False), nn.Linear(c.features, n, bias=False)])
             for l, n in ((3, c.l3_features), (4, c.l4_features)) if n})
+        if c.probe_cubic and not c.tensor_features:
+            raise ValueError("probe_cubic needs tensor_features")
         if max(c.atom_vector_features, c.atom_tensor_features) > c.vector_features:
             raise ValueError("atom_vector_features and atom_tensor_features must not exceed vector_features")
         if c.atom_vector_features:
@@ -254,7 +279,8 @@ class ProbeNet(nn.Module):
             self.charges = nn.Linear(c.features, n_long)
             self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
         self.head = nn.Sequential(
-            nn.Linear(c.features + n_vec + c.tensor_features + self.n_orientation + c.l3_features + c.l4_features + n_long,
+            nn.Linear(c.features + n_vec + c.tensor_features + self.n_cubic + self.n_orientation + c.l3_features
+                      + c.l4_features + n_long,
                       c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, c.hidden), nn.SiLU(),
             nn.Linear(c.hidden, 1),
@@ -268,6 +294,12 @@ class ProbeNet(nn.Module):
         for layer in self.interactions:
             h = layer(h, ai, aj, rbf, unit)
         return self.atom_projection(h) if self.config.atom_features else h
+
+    @property
+    def n_cubic(self) -> int:
+        """Number of cubic probe invariants the head reads (``probe_cubic``)."""
+        c = self.config
+        return min(c.vector_features, c.tensor_features) + c.tensor_features if c.probe_cubic else 0
 
     @property
     def n_orientation(self) -> int:
@@ -368,6 +400,7 @@ class ProbeNet(nn.Module):
             t = torch.zeros(n_probes, wt.shape[1], 6, dtype=h.dtype, device=h.device)
             t.index_add_(0, pi, wt[:, :, None] * outer_components(unit)[:, None, :])
             feats.append(tensor_invariants(t))
+            feats += [cubic_invariants(v, t)] if self.config.probe_cubic else []
         mu, q = self.state_parts(state)
         m = qp = None
         if mu is not None:
@@ -447,6 +480,8 @@ class ProbeNet(nn.Module):
         f = self.config.features
         feats = [s[:, :f], self.vector_invariants(v, vector_axis)]
         feats += [tensor_invariants(t)] if self.config.tensor_features else []
+        if self.config.probe_cubic:
+            feats.append(cubic_invariants(v if vector_axis == -1 else v.transpose(1, 2), t))
         if self.n_orientation:
             m, q = self.state_parts(s)
             feats.append(self.orientation_invariants(m, q, v if vector_axis == -1 else v.transpose(1, 2), t))

@@ -120,8 +120,8 @@ class Predictor:
                                           (i0, i1))
             extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
             out[i0:i1] = self.head(s, v, t, high, extra).reshape(i1 - i0, shape[1], shape[2])
-        seconds = time.perf_counter() - t0
         ood, notes = self.domain(atoms, self.net.invariant(h))
+        seconds = time.perf_counter() - t0  # the domain check is part of every frame's cost
         return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
 
     def head(self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
@@ -136,7 +136,7 @@ class Predictor:
         with torch.no_grad():
             for p in range(0, len(s), self.head_points):
                 part = slice(p, p + self.head_points)
-                if c.vector_gram:  # the torch invariants; the kernel writes rank-2 channels as (P, 6, T)
+                if c.vector_gram or c.probe_cubic:  # the torch invariants; the kernel writes rank-2 channels as (P, 6, T)
                     elf = self.net.head_from_channels(torch.from_numpy(s[part]), torch.from_numpy(v[part]), vector_axis=1,
                                                       extra=None if extra is None else torch.from_numpy(extra[part]),
                                                       t=torch.from_numpy(t[part]).transpose(1, 2),
