@@ -248,12 +248,13 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     high = np.empty((npts, n3 + n4), dtype=table.dtype)
     args = (i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac), fractional_reach(cell, rc), float(rc),
             np.ascontiguousarray(table), np.ascontiguousarray(values, dtype=table.dtype), nf, nv, nt, n3, n4, s, v, t, high)
-    fast = _ENTRY_POINTS.get((nf, nv, nt, n3, n4, table.dtype.str))
+    key = (nf, nv, nt, n3, n4, table.dtype.str)
+    fast = _ENTRY_POINTS.get(key)
     if fast is not None:
         fast(*args)
     else:
-        _sum_planes(*args)
-        _remember_entry_point((nf, nv, nt, n3, n4), table.dtype)
+        _sum_planes(*args)  # compiles for these widths on the first call
+        _ENTRY_POINTS[key] = _entry_point(key[:5], table.dtype)
     return s, v, t, high
 
 
@@ -264,15 +265,16 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
 _ENTRY_POINTS: dict[tuple, object] = {}
 
 
-def _remember_entry_point(widths: tuple[int, int, int, int, int], dtype: np.dtype) -> None:
-    """Store the compiled entry point of ``_sum_planes`` for these literal widths and this dtype."""
+def _entry_point(widths: tuple[int, int, int, int, int], dtype: np.dtype):
+    """The compiled entry point of ``_sum_planes`` for these literal widths and this table dtype (None if
+    not compiled: the caller then stays with the dispatcher)."""
     want = numba.from_dtype(dtype)
     for signature, compiled in _sum_planes.overloads.items():
         literal = signature[9:14]
         if (all(isinstance(w, types.IntegerLiteral) for w in literal) and tuple(w.literal_value for w in literal) == widths
                 and signature[7].dtype == want):
-            _ENTRY_POINTS[(*widths, np.dtype(dtype).str)] = compiled.entry_point
-            return
+            return compiled.entry_point
+    return None
 
 
 @numba.njit(cache=True, inline="always")
