@@ -16,14 +16,9 @@ benchmarks can have the machine to themselves without stretching the recorded DF
 
 from __future__ import annotations
 
-import argparse
-import logging
-import time
 from pathlib import Path
 
-from geoelf.dft.elf import label_batch
-from geoelf.dft.md import run_md, snapshot_items
-from geoelf.dft.profile import Profile
+from geoelf.dft.md import generate
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v1"
 RS = [1.25, 1.33, 1.41, 1.49, 1.57, 1.65]  # bohr: ≈ 500 … 50 GPa
@@ -46,35 +41,8 @@ def plan_128() -> list[dict]:
             for rs, t, s in [(1.41, 1200, 200), (1.49, 2800, 201)]]
 
 
-def wait_while_paused(pause_file: Path) -> None:
-    """Block while ``pause_file`` exists (checked every 5 s)."""
-    if pause_file.exists():
-        logging.info("paused (%s exists)", pause_file)
-        while pause_file.exists():
-            time.sleep(5)
-        logging.info("resumed")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--only", help="substring of trajectory names to run")
-    parser.add_argument("--pause-file", type=Path, default=Path("/tmp/geoelf-generate.pause"))
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    profile = Profile.load()
-    stages = [(SNAPSHOTS, plan_64(r)) for r in range(REPLICAS)] + [(15, plan_128())]
-    for snapshots, runs in stages:
-        for run in runs:
-            if args.only and args.only not in run["name"]:
-                continue
-            md_dir = ROOT / "md" / run["name"]
-            # Extending one snapshot at a time gives the same segments as one long call.
-            for count in range(1, snapshots + 1):
-                wait_while_paused(args.pause_file)
-                run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], count, interval=60,
-                       equilibration=300, seed=run["seed"], profile=profile, progress=False)
-                wait_while_paused(args.pause_file)
-                label_batch(snapshot_items(md_dir), ROOT / "fluid" / run["name"], profile, progress=False)
+    generate(ROOT, [(SNAPSHOTS, plan_64(r)) for r in range(REPLICAS)] + [(15, plan_128())])
 
 
 if __name__ == "__main__":

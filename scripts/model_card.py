@@ -127,9 +127,9 @@ def main() -> None:
     name = config.get("name", folder.name)
     out_dir = folder / "evaluation"
     out_dir.mkdir(exist_ok=True)
-    from geoelf.dft.profile import sha256_of
+    from geoelf.provenance import file_sha256
 
-    weights_hash = sha256_of(folder / "weights.safetensors")
+    weights_hash = file_sha256(folder / "weights.safetensors")
     own_reuse = reused_evaluation(out_dir, weights_hash) if args.reuse_model else None
     lines = [f"# {name}", ""]
     if args.status:

@@ -75,3 +75,11 @@ def triclinic_field() -> Field:
     atoms = Atoms("H3", scaled_positions=rng.random((3, 3)), cell=cell, pbc=True)
     f = gaussian_field(atoms, (14, 15, 17))
     return Field(f.data / f.data.max(), atoms)
+
+
+def package_extra(name: str, net) -> dict:
+    """The config blocks a test model package needs: a domain wide enough for any test structure."""
+    width = net.config.features
+    domain = {"rs_range": [0.5, 5.0], "min_hh": 0.0, "feature_mean": [0.0] * width, "feature_std": [1.0] * width,
+              "feature_z_max": 1e6}
+    return {"name": name, "version": 1, "protocol_id": "synthetic", "domain": domain}

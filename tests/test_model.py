@@ -11,6 +11,7 @@ from ase import Atoms
 from ase.io import write as write_structure
 from scipy.spatial.transform import Rotation
 
+from conftest import package_extra
 from geoelf.cli.main import main
 from geoelf.errors import GeoelfError
 from geoelf.model import package
@@ -160,7 +161,7 @@ def test_high_order_harmonics_obey_the_addition_theorem():
 
 def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tmp_path):
     atoms = structure(7, n=3)  # 2.4–2.8 Å cell, cutoffs 2.0/3.0 Å: many periodic images
-    package.save(net.float(), tmp_path / "m", {"name": "t"})
+    package.save(net.float(), tmp_path / "m", package_extra("t", net))
     net.double()
     pred = Predictor(str(tmp_path / "m"))
     shape = (9, 10, 11)
@@ -180,7 +181,8 @@ def test_the_grid_kernel_leaves_no_garbage_holding_its_slabs(tmp_path):
     import gc
 
     torch.manual_seed(0)
-    package.save(ProbeNet(HIGH_L), tmp_path / "m", {"name": "t"})
+    tiny = ProbeNet(HIGH_L)
+    package.save(tiny, tmp_path / "m", package_extra("t", tiny))
     pred, atoms = Predictor(str(tmp_path / "m")), structure(11)
     first = pred.grid(atoms, (8, 9, 10), slab_points=200).field.data  # compiles, and remembers the entry point
     gc.collect()
@@ -217,7 +219,7 @@ def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():
 def test_package_round_trip_and_errors(net, tmp_path):
     atoms = structure(8)
     pts = np.random.default_rng(9).random((20, 3)) @ atoms.cell.array
-    package.save(net.float(), tmp_path / "m", {"name": "t"})
+    package.save(net.float(), tmp_path / "m", package_extra("t", net))
     loaded, config = package.load(str(tmp_path / "m"))
     with torch.no_grad():
         a = net(make_batch([(atoms, pts)], 3.0, 2.0))
@@ -227,7 +229,7 @@ def test_package_round_trip_and_errors(net, tmp_path):
     with pytest.raises(GeoelfError):
         Predictor(str(tmp_path / "m")).grid(Atoms("LiH", positions=[[0, 0, 0], [1.5, 0, 0]], cell=[3, 3, 3], pbc=True), (4, 4, 4))
     (tmp_path / "m" / "weights.safetensors").write_bytes(b"not a tensor file")
-    with pytest.raises(GeoelfError, match="unreadable weights"):
+    with pytest.raises(GeoelfError, match="does not match the sha256"):
         package.load(str(tmp_path / "m"))
     with pytest.raises(GeoelfError, match="no model folder"):
         package.load(str(tmp_path / "nowhere"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import torch
 from ase import Atoms
 from ase.io import write as write_structure
 
+from conftest import package_extra
+from geoelf.cli.main import main
 from geoelf.model import package
 from geoelf.model.network import NetConfig, ProbeNet
 from geoelf.screen.runner import ScreenOptions, screen
@@ -28,8 +31,8 @@ N_FRAMES = 200
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("screen")
     torch.manual_seed(0)
-    package.save(ProbeNet(NetConfig(features=8, vector_features=4, rbf=6, layers=1, cutoff_atom=2.5, cutoff_probe=1.8, hidden=8)),
-                 root / "model", {"name": "tiny"})
+    tiny = ProbeNet(NetConfig(features=8, vector_features=4, rbf=6, layers=1, cutoff_atom=2.5, cutoff_probe=1.8, hidden=8))
+    package.save(tiny, root / "model", package_extra("tiny", tiny))
     rng = np.random.default_rng(0)
     base = np.array([[0.0, 0.0, 0.0], [0.75, 0.0, 0.0], [1.1, 1.2, 1.1], [1.1, 1.95, 1.1]])
     frames = [Atoms("H4", positions=base + rng.normal(scale=0.05, size=base.shape), cell=[2.3, 2.4, 2.2], pbc=True,
@@ -119,3 +122,146 @@ def test_an_ase_database_is_screened_with_its_key_value_pairs(setup, tmp_path):
     rows = pacsv.read_csv(out).to_pylist()
     assert [r["frame"] for r in rows] == [0, 1, 2, 3, 4]
     assert [r["pressure_gpa"] for r in rows] == [250.0, 251.0, 252.0, 253.0, 254.0]
+
+
+@pytest.fixture(scope="module")
+def small(setup, tmp_path_factory):
+    """Two short trajectories (6 and 3 frames) beside the tiny model."""
+    from ase.io import read
+
+    root = tmp_path_factory.mktemp("small")
+    frames = read(setup / "traj.extxyz", index=":9")
+    write_structure(root / "a.extxyz", frames[:6], format="extxyz")
+    write_structure(root / "b.extxyz", frames[6:], format="extxyz")
+    return root
+
+
+def table(path: Path) -> list[dict]:
+    return pq.read_table(path).to_pylist()
+
+
+def test_a_rerun_with_other_options_recomputes_and_its_rows_carry_them(setup, small, tmp_path):
+    out, traj = tmp_path / "res.parquet", [str(small / "a.extxyz")]
+    first = screen(traj, str(out), opts(setup), workers=1, progress=False)
+    assert first["computed"] == 6 and {r["network_isovalue"] for r in table(out)} == {0.7}
+    other = ScreenOptions(model=str(setup / "model"), grid=(10, 10, 10), isovalue=0.5)
+    assert screen(traj, str(out), other, workers=1, progress=False)["computed"] == 6
+    assert {r["network_isovalue"] for r in table(out)} == {0.5}
+    finer = ScreenOptions(model=str(setup / "model"), grid=(11, 11, 11))
+    assert screen(traj, str(out), finer, workers=1, progress=False)["computed"] == 6
+    # another model: other weights, and every row says so
+    torch.manual_seed(1)
+    net = ProbeNet(NetConfig(features=8, vector_features=4, rbf=6, layers=1, cutoff_atom=2.5, cutoff_probe=1.8, hidden=8))
+    package.save(net, tmp_path / "other", package_extra("other", net))
+    by_other = ScreenOptions(model=str(tmp_path / "other"), grid=(10, 10, 10))
+    assert screen(traj, str(out), by_other, workers=1, progress=False)["computed"] == 6
+    rows = table(out)
+    assert {r["model"] for r in rows} == {"other"} and {r["weights_sha256"] for r in rows} == {package.read_config(str(tmp_path / "other"))[1]["sha256"]["weights"]}
+    # the first options again: every row comes back from the parts, unchanged
+    again = screen(traj, str(out), opts(setup), workers=1, progress=False)
+    assert again["computed"] == 0 and [r["phi_3d"] for r in table(out)] == [r["phi_3d"] for r in rows_first(first)]
+    # ELF files asked for: the stored rows have none, so the frames are computed again and written
+    with_elf = ScreenOptions(model=str(setup / "model"), grid=(10, 10, 10), elf_out=str(tmp_path / "elf"))
+    (tmp_path / "elf").mkdir()
+    assert screen(traj, str(out), with_elf, workers=1, progress=False)["computed"] == 6
+    assert all(Path(r["elf_file"]).is_file() for r in table(out))
+
+
+def rows_first(summary: dict) -> list[dict]:
+    """The rows a run wrote, from its parts (the table itself is overwritten by later runs)."""
+    parts = Path(summary["output"] + ".parts")
+    pid = summary["provenance"]["sha256"]
+    rows = [r for p in sorted(parts.glob("*.parquet")) for r in table(p) if r["provenance_sha256"] == pid]
+    return sorted(rows, key=lambda r: r["frame"])
+
+
+def test_another_chunk_a_subset_and_a_superset_of_inputs_work_on_one_output(setup, small, tmp_path):
+    out = tmp_path / "t.parquet"
+    a, b = str(small / "a.extxyz"), str(small / "b.extxyz")
+    assert screen([a, b], str(out), opts(setup), chunk=4, workers=1, progress=False)["computed"] == 9
+    only_a = screen([a], str(out), opts(setup), chunk=5, workers=1, progress=False)
+    assert only_a["computed"] == 0 and [(r["source"], r["frame"]) for r in table(out)] == [(a, k) for k in range(6)]
+    both = screen([b, a], str(out), opts(setup), chunk=2, workers=1, progress=False)
+    assert both["computed"] == 0 and [r["source"] for r in table(out)] == [b] * 3 + [a] * 6  # input order
+
+
+def test_a_replaced_input_file_is_computed_again_and_provenance_is_in_the_table(setup, small, tmp_path):
+    from ase.io import read
+
+    from geoelf.screen.runner import table_provenance
+
+    traj = tmp_path / "traj.extxyz"
+    shutil.copy(small / "a.extxyz", traj)
+    out = tmp_path / "res.parquet"
+    screen([str(traj)], str(out), opts(setup), workers=1, progress=False)
+    before = table(out)
+    frames = read(small / "b.extxyz", index=":")
+    write_structure(traj, frames, format="extxyz")  # same name, other content
+    assert screen([str(traj)], str(out), opts(setup), workers=1, progress=False)["computed"] == 3
+    after = table(out)
+    assert len(after) == 3 and after[0]["input_sha256"] != before[0]["input_sha256"]
+    prov = table_provenance(out)
+    assert prov["model"] == "tiny" and prov["options"]["grid"] == [10, 10, 10] and prov["sha256"] == after[0]["provenance_sha256"]
+    assert screen([str(traj)], str(out), opts(setup), workers=1, progress=False, fresh=True)["computed"] == 3
+
+
+def test_screen_rows_hold_the_counts_that_topology_reports_for_the_same_field(setup, small, tmp_path):
+    from ase.io import read
+
+    from geoelf.model.predict import Predictor
+    from geoelf.topology.network import analyse
+    from geoelf.topology.report import topology_document
+
+    out = tmp_path / "res.parquet"
+    screen([str(small / "a.extxyz")], str(out), opts(setup), workers=1, progress=False)
+    pred = Predictor(str(setup / "model"))
+    for row, atoms in zip(table(out), read(small / "a.extxyz", index=":")):
+        doc = topology_document(analyse(pred.grid(atoms, (10, 10, 10)).field))
+        assert (row["n_max"], row["n_bond"], row["n_ring"], row["n_cage"]) == tuple(doc["counts"][k] for k in ("max", "bond", "ring", "cage"))
+        assert row["morse_sum"] == doc["morse_sum"]
+
+
+def test_a_bad_frame_is_an_error_row_and_a_one_line_failure(setup, small, tmp_path, capsys):
+    from ase.io import read
+
+    frames = read(small / "a.extxyz", index=":4")
+    frames[2][1].symbol = "Li"  # the third frame holds a non-H atom
+    traj = tmp_path / "mixed.extxyz"
+    write_structure(traj, frames, format="extxyz")
+    args = ["screen", str(traj), "-o", str(tmp_path / "r.parquet"), "--model", str(setup / "model"), "--grid", "10", "10", "10",
+            "--workers", "1"]
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "geoelf:" in line]  # the progress bar aside
+    assert len(err) == 1 and "1 of 4 frames failed" in err[0] and f"{traj} frame 2: model tiny covers H only; found Li" in err[0]
+    rows = table(tmp_path / "r.parquet")
+    assert [r["error"] is None for r in rows] == [True, True, False, True] and rows[2]["phi_3d"] is None
+    assert main(args + ["--skip-errors"]) == 0
+
+
+def test_cheap_checks_come_before_dask_and_folders_keep_only_structures(setup, small, tmp_path, capsys):
+    assert main(["screen", str(small / "a.extxyz"), "-o", str(tmp_path / "q.txt")]) == 2
+    assert "must end in .parquet or .csv" in capsys.readouterr().err
+    assert main(["screen", str(small / "a.extxyz"), "-o", str(tmp_path / "r.parquet"), "--model", str(tmp_path / "nowhere")]) == 2
+    assert "no model folder" in capsys.readouterr().err and not (tmp_path / "r.parquet.parts").exists()
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shutil.copy(small / "b.extxyz", folder)
+    (folder / "notes.txt").write_text("frames from the 300 K run\n")
+    s = screen([str(folder)], str(tmp_path / "r.parquet"), opts(setup), workers=1, progress=False)
+    assert s["frames"] == 3 and s["failed"] == 0
+
+
+def test_screen_is_quiet_and_ctrl_c_ends_it_with_130(setup, small, tmp_path):
+    cmd = [sys.executable, "-m", "geoelf.cli.main", "screen", str(setup / "traj.extxyz"), "-o", str(tmp_path / "r.parquet"),
+           "--model", str(setup / "model"), "--grid", "10", "10", "10", "--workers", "2", "--chunk", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parts = tmp_path / "r.parquet.parts"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = [line for line in err.splitlines() if line.strip() and "screen:" not in line]  # the progress bar aside
+    assert lines == ["geoelf: interrupted"], err[-2000:]
+    assert "INFO" not in err and "Traceback" not in err

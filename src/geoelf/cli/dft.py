@@ -85,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
               f"(reasons in {args.output}/rejected.jsonl)")
         return 0 if counts["rejected"] == 0 else 1
     if args.action == "md":
-        from geoelf.dft.md import run_md, snapshot_items, volume_per_atom
+        from geoelf.dft.md import run_md, snapshot_items
+        from geoelf.units import volume_per_atom, wigner_seitz_rs
 
         profile = _profile(args)
-        rs = args.rs if args.rs is not None else ((3 * args.volume_per_atom / (4 * 3.141592653589793)) ** (1 / 3) / 0.529177210903)
+        rs = args.rs if args.rs is not None else wigner_seitz_rs(args.volume_per_atom, 1)
         snaps = run_md(args.output, args.natoms, rs, args.temperature, args.snapshots, args.interval,
                        args.equilibration, args.seed, profile)
         print(f"{len(snaps)} snapshots in {args.output}/segments (volume {volume_per_atom(rs):.4f} Å³/atom)")

@@ -47,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
     from geoelf.data.dataset import pressure_bin
     from geoelf.model.baselines import get_model
 
+    from geoelf.provenance import file_sha256, run_provenance
+    from geoelf.topology.network import TOPOLOGY_SETTINGS
+
     model = get_model(args.model)
+    provenance = run_provenance(model, {"topology": None if args.no_topology else TOPOLOGY_SETTINGS})
     files, refs, preds, bins = [], [], [], {}
     for path, ref, meta in _references(args):
         pred = model.grid(ref.atoms, ref.shape, source=path)
-        doc = {"path": path, **compare(ref, pred.field, topology=not args.no_topology), "seconds_predict": pred.seconds,
+        doc = {"path": path, "input_sha256": file_sha256(path), **compare(ref, pred.field, topology=not args.no_topology), "seconds_predict": pred.seconds,
                "out_of_domain": pred.out_of_domain, "pressure_gpa": meta.get("pressure_gpa")}
         files.append(doc)
         refs.append(ref.data.ravel())
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         rb = np.concatenate([refs[i] for i in idx])
         pb = np.concatenate([preds[i] for i in idx])
         by_pressure[name] = {"files": len(idx), **metrics(rb, pb)}
-    doc = {"model": model.name, "files": files, "aggregate": aggregate, "by_pressure": by_pressure}
+    doc = {"model": model.name, "provenance": provenance, "files": files, "aggregate": aggregate, "by_pressure": by_pressure}
     if args.plots:
         from geoelf.analysis.plots import parity_and_histogram
 
@@ -77,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(doc)
         return 0
-    print(f"model {model.name}: {len(files)} files")
-    print(f"  {'file':50s} {'R²':>8s} {'MAE':>7s} {'max':>6s} {'W1':>7s} {'φ3D ref':>7s} {'φ3D pred':>8s} {'CPs':>9s} {'s':>6s}")
+    print(f"model {model.name} (weights {provenance['weights_sha256'] or '-'}, provenance {provenance['sha256'][:12]}): "
+          f"{len(files)} files")
+    width = max(len("file"), *(len(f["path"]) for f in files))
+    print(f"  {'file':{width}s} {'R²':>8s} {'MAE':>7s} {'max':>6s} {'W1':>7s} {'φ3D ref':>7s} {'φ3D pred':>8s} {'CPs':>9s} {'s':>6s}")
     for f in files:
         cps = f"{f.get('cp_matched', '-')}/{f.get('cp_ref', '-')}"
-        print(f"  {f['path'][-50:]:50s} {f['r2']:8.5f} {f['mae']:7.4f} {f['max_abs']:6.3f} {f['w1']:7.4f} "
+        print(f"  {f['path']:{width}s} {f['r2']:8.5f} {f['mae']:7.4f} {f['max_abs']:6.3f} {f['w1']:7.4f} "
               f"{fmt(f.get('phi_3d_ref'), 3):>7s} {fmt(f.get('phi_3d_pred'), 3):>8s} {cps:>9s} {f['seconds_predict']:6.3f}")
     a = aggregate
     print(f"  aggregate: R² {a['r2']:.5f}  MAE {a['mae']:.4f}  RMSE {a['rmse']:.4f}  max {a['max_abs']:.3f}  W1 {a['w1']:.4f}")

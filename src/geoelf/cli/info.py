@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def describe(field) -> dict:
     import numpy as np
 
+    from geoelf.units import wigner_seitz_rs
+
     atoms = field.atoms
     cellpar = atoms.cell.cellpar()
     vol = field.volume
@@ -37,7 +39,7 @@ def describe(field) -> dict:
     }
     if n_h and n_h == len(atoms):
         # Wigner–Seitz radius of the protons, bohr: (3V / 4πN)^(1/3)
-        doc["rs_bohr"] = float((3 * vol / (4 * np.pi * n_h)) ** (1 / 3) / 0.529177210903)
+        doc["rs_bohr"] = wigner_seitz_rs(vol, n_h)
     return doc
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from geoelf.cli.common import add_input_options, fmt, print_json, read_field
+from geoelf.cli.common import add_input_options, elf_value, fmt, print_json, read_field
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     add_input_options(p)
-    p.add_argument("--isovalue", type=float, help="isovalue of the H network (default: φ_3D)")
+    p.add_argument("--isovalue", type=elf_value, help="isovalue of the H network, in [0, 1] (default: φ_3D)")
     p.add_argument("--json", action="store_true", help="print one JSON document (a list for several files)")
 
 

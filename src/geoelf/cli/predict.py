@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isovalue", type=elf_value, default=0.7,
                    help="ELF at which H clusters are counted with --network (default 0.7, as in screen; at φ_3D every H percolates)")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: all)")
+    p.add_argument("--max-memory", type=positive_float, metavar="GB", help="refuse grids that would need more (default: available memory)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -29,6 +30,22 @@ def frames(paths: list[str]):
     for path in paths:
         for k, atoms in enumerate(read_frames(path)):
             yield path, k, atoms
+
+
+def _reference_grid(path: str, all_frames: list):
+    """The grid of ``--like REF``, which must share every frame's cell (else its counts would put
+    points elsewhere than in REF)."""
+    import numpy as np
+
+    from geoelf.errors import GeoelfError
+    from geoelf.io import read
+
+    like = read(path)
+    for source, index, atoms in all_frames:
+        if not np.allclose(atoms.cell.array, like.cell, atol=1e-4):
+            raise GeoelfError(f"--like: the cell of {source} frame {index} differs from this file's cell; "
+                              "give --grid or --spacing instead", path)
+    return like
 
 
 def output_name(template: str, index: int, many: bool) -> str:
@@ -46,29 +63,36 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from geoelf.cli.common import fmt, print_json
-    from geoelf.model.predict import Predictor, dft_grid, grid_for_spacing
+    from geoelf.model.baselines import get_model
+    from geoelf.model.predict import grid_shape
+    from geoelf.provenance import file_sha256, run_provenance
 
     log = logging.getLogger("geoelf.predict")
-    predictor = Predictor(args.model, args.threads)
-    like = None
-    if args.like:
-        from geoelf.io import read
+    if args.output:  # cheap checks before any prediction
+        from geoelf.io import writable_format
 
-        like = read(args.like)
+        writable_format(args.output)
     all_frames = list(frames(args.structures))
+    like = _reference_grid(args.like, all_frames) if args.like else None
+    shapes = [like.shape if like is not None else grid_shape(atoms.cell.array, args.grid, args.spacing, source, args.network,
+                                                              args.max_memory) for source, _, atoms in all_frames]
+    predictor = get_model(args.model, args.threads)
+    for source, index, atoms in all_frames:  # every frame checked before the first is predicted
+        predictor.check(atoms, f"{source} frame {index}")
+    options = {"grid": list(args.grid) if args.grid else None, "spacing_A": args.spacing,
+               "like": file_sha256(args.like) if args.like else None}
+    if args.network:
+        from geoelf.topology.network import TOPOLOGY_SETTINGS
+
+        options.update(isovalue=args.isovalue, topology=TOPOLOGY_SETTINGS)
+    provenance = run_provenance(predictor, options)
+    hashes = {path: file_sha256(path) for path in dict.fromkeys(args.structures)}
     docs = []
-    for n, (source, index, atoms) in enumerate(all_frames):
-        if like is not None:
-            shape = like.shape
-        elif args.grid:
-            shape = tuple(args.grid)
-        elif args.spacing:
-            shape = grid_for_spacing(atoms.cell.array, args.spacing)
-        else:
-            shape = dft_grid(atoms.cell.array)
+    for n, ((source, index, atoms), shape) in enumerate(zip(all_frames, shapes)):
         pred = predictor.grid(atoms, shape, source=source)
         doc = {"source": source, "frame": index, "natoms": len(atoms), "grid": list(shape), "seconds": round(pred.seconds, 4),
-               "out_of_domain": pred.out_of_domain, "domain_notes": pred.domain_notes, "model": predictor.name}
+               "out_of_domain": pred.out_of_domain, "domain_notes": pred.domain_notes, "model": predictor.name,
+               "input_sha256": hashes[source], "provenance": provenance}
         for note in pred.domain_notes:
             log.warning("%s frame %d: outside the training domain: %s", source, index, note)
         if args.output:

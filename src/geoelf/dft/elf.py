@@ -17,9 +17,10 @@ from ase import Atoms
 
 from geoelf.dft.inputs import pp_elf_input, pw_scf_input
 from geoelf.dft.parsers import ScfResult, parse_pw_scf
-from geoelf.dft.profile import PSEUDO_H, Profile, run_program, sha256_of
+from geoelf.dft.profile import PSEUDO_H, Profile, run_program
 from geoelf.dft.protocol import ElfProtocol
 from geoelf.field import Field
+from geoelf.provenance import file_sha256
 
 log = logging.getLogger(__name__)
 KB_EV = 8.617333262e-5  # eV/K
@@ -87,7 +88,7 @@ def compute_elf(atoms: Atoms, profile: Profile | None = None, protocol: ElfProto
         kmesh = protocol.kmesh(atoms.cell.array)
         meta = {
             "protocol": protocol.as_dict(), "protocol_id": protocol.id, "qe_version": result.qe_version,
-            "pseudo": PSEUDO_H, "pseudo_sha256": sha256_of(profile.pseudo_folder() / PSEUDO_H),
+            "pseudo": PSEUDO_H, "pseudo_sha256": file_sha256(profile.pseudo_folder() / PSEUDO_H),
             "kmesh": list(kmesh), "n_kpoints": result.n_kpoints, "ecutwfc_ry": protocol.ecutwfc,
             "energy_ev": result.energy_ev, "fermi_ev": result.fermi_ev, "pressure_gpa": result.pressure_gpa,
             "stress_gpa": None if result.stress_gpa is None else result.stress_gpa.tolist(),

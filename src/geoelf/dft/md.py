@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -29,15 +30,10 @@ from geoelf.dft.profile import Profile, run_program
 from geoelf.dft.protocol import MdSettings
 from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path
+from geoelf.units import volume_per_atom
 
 log = logging.getLogger(__name__)
-BOHR = 0.529177210903
 H2_BOND = 0.74  # Å
-
-
-def volume_per_atom(rs_bohr: float) -> float:
-    """Volume per atom (Å³) of a density given by the Wigner–Seitz radius rs (bohr)."""
-    return 4.0 / 3.0 * math.pi * (rs_bohr * BOHR) ** 3
 
 
 def random_molecular_start(natoms: int, rs_bohr: float, seed: int) -> Atoms:
@@ -169,3 +165,47 @@ def snapshot_items(folder: str | Path) -> list[tuple[str, Atoms, dict]]:
         keep = ("phase", "rs", "temperature_k", "trajectory", "md_step", "t_ion_mean_k")
         items.append((sid, atoms, {k: info[k] for k in keep if k in info}))
     return items
+
+
+def wait_while_paused(pause_file: Path | None) -> None:
+    """Block while ``pause_file`` exists (checked every 5 s): lets benchmarks have the machine
+    between DFT steps without stretching a recorded pw.x timing."""
+    if pause_file is not None and pause_file.exists():
+        log.info("paused (%s exists)", pause_file)
+        while pause_file.exists():
+            time.sleep(5)
+        log.info("resumed")
+
+
+def sample_and_label(root: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None = None) -> None:
+    """Extend the MD trajectory ``run`` (name, natoms, rs, temperature_k, seed) under ``root/md`` one
+    snapshot at a time up to ``snapshots``, labelling each new snapshot into ``root/fluid`` as soon
+    as it exists. Resumable: finished segments and samples are kept; extending one snapshot at a
+    time gives the same segments as one long call."""
+    from geoelf.dft.elf import label_batch
+
+    md_dir = root / "md" / run["name"]
+    for count in range(1, snapshots + 1):
+        wait_while_paused(pause_file)
+        run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], count, interval=60, equilibration=300, seed=run["seed"],
+               profile=profile, progress=False)
+        wait_while_paused(pause_file)
+        label_batch(snapshot_items(md_dir), root / "fluid" / run["name"], profile, progress=False)
+
+
+def generate(root: Path, stages: list[tuple[int, list[dict[str, Any]]]], argv: list[str] | None = None) -> None:
+    """Command-line driver of a dataset's generation script: every (snapshots, runs) stage in
+    order, each run through :func:`sample_and_label`. Options: ``--only SUBSTRING`` of trajectory
+    names, ``--pause-file PATH`` (default /tmp/geoelf-generate.pause)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="substring of trajectory names to run")
+    parser.add_argument("--pause-file", type=Path, default=Path("/tmp/geoelf-generate.pause"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    profile = Profile.load()
+    for snapshots, runs in stages:
+        for run in runs:
+            if not args.only or args.only in run["name"]:
+                sample_and_label(root, run, snapshots, profile, args.pause_file)

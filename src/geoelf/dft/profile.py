@@ -13,7 +13,6 @@ default. The profile file is YAML (``GEOELF_PROFILE`` or ``~/.config/geoelf/prof
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shlex
 import shutil
@@ -100,10 +99,6 @@ class Profile:
             tmp.write_bytes(gzip.decompress(_DEBIAN_PSEUDO.read_bytes()))
             os.replace(tmp, target)
         return cache
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_program(argv: list[str], workdir: Path, stdin_name: str, stdout_name: str, timeout: float | None = None) -> int:

@@ -107,18 +107,34 @@ def read_elf(path: str, fmt: str | None = None, fix_qe: bool = False, block: int
     return field.validate(path, unit_interval=True)
 
 
+def output_format(path: str, fmt: str | None = None) -> str:
+    """The format a Field would be written in to ``path``; GeoelfError if the name tells none."""
+    fmt = fmt or format_from_name(str(path))
+    if fmt not in ("cube", "vasp", "xsf", "npz"):
+        raise GeoelfError("cannot tell the output format from the name (use .cube, .xsf, .npz or ELFCAR/CHGCAR)", str(path))
+    return fmt
+
+
+def writable_format(path: str, fmt: str | None = None) -> str:
+    """``output_format``, and the output's folder must exist: the checks a command makes before any work."""
+    from pathlib import Path
+
+    fmt = output_format(path, fmt)
+    if not Path(path).resolve().parent.is_dir():
+        raise GeoelfError("the output's folder does not exist", str(path))
+    return fmt
+
+
 def write(field: Field, path: str, fmt: str | None = None) -> None:
     """Write a Field; the format comes from the name unless given."""
     path = str(path)
-    fmt = fmt or format_from_name(path)
+    fmt = output_format(path, fmt)
     if fmt == "cube":
         from geoelf.io.cube import write_cube as writer
     elif fmt == "vasp":
         from geoelf.io.vasp import write_vasp as writer
     elif fmt == "xsf":
         from geoelf.io.xsf import write_xsf as writer
-    elif fmt == "npz":
-        from geoelf.io.npz import write_npz as writer
     else:
-        raise GeoelfError("cannot tell the output format from the name (use .cube, .xsf, .npz or ELFCAR/CHGCAR)", path)
+        from geoelf.io.npz import write_npz as writer
     writer(field, path)

@@ -15,7 +15,7 @@ import numpy as np
 
 from geoelf.errors import GeoelfError
 
-BOHR = 0.529177210903  # Å per bohr (CODATA 2018, as in ASE)
+from geoelf.units import BOHR  # noqa: F401  (re-exported for the format modules)
 
 
 def base_name(path: str | os.PathLike) -> str:

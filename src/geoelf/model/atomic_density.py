@@ -16,7 +16,7 @@ import numpy as np
 
 from geoelf.model.grid_kernel import fractional_reach, plane_pairs
 
-BOHR = 0.529177210903  # Å
+from geoelf.units import BOHR
 
 
 @numba.njit(cache=True, parallel=True)

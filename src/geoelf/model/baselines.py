@@ -7,7 +7,7 @@ import time
 from ase import Atoms
 
 from geoelf.field import Field
-from geoelf.model.predict import Prediction
+from geoelf.model.predict import Prediction, check_structure
 from geoelf.train.data import promolecular_elf
 
 
@@ -15,23 +15,29 @@ class PromolecularBaseline:
     """No learning: the ELF of superposed hydrogen 1s atoms (see train.data.promolecular_elf)."""
 
     name = "promolecular"
+    provenance = {"model": "promolecular", "model_version": 1, "weights_sha256": None, "config_sha256": None}
+
+    def check(self, atoms: Atoms, source: str | None = None) -> None:
+        check_structure(atoms, {1}, self.name, source)
 
     def grid(self, atoms: Atoms, shape: tuple[int, int, int], source: str | None = None) -> Prediction:
+        self.check(atoms, source)
         t0 = time.perf_counter()
         elf = promolecular_elf(atoms, shape)
         return Prediction(Field(elf, atoms.copy(), "ELF", {"model": self.name}), time.perf_counter() - t0, False, [])
 
 
-def get_model(name: str | None):
-    """A baseline by name, else a trained model package (path or shipped name)."""
+def get_model(name: str | None, threads: int | None = None):
+    """A baseline by name, else a trained model package (path or shipped name), validated on load.
+    ``threads`` limits the CPU threads of a trained model (default: all)."""
     if name == "promolecular":
         return PromolecularBaseline()
     from geoelf.model import package
     from geoelf.model.predict import Predictor
 
-    net, config = package.load(name)
-    if config.get("architecture") == "elfnet-cnn":
+    _, config = package.read_config(name)
+    if config["architecture"] == "elfnet-cnn":
         from geoelf.model.cnn import CnnPredictor
 
-        return CnnPredictor(net, config)
-    return Predictor(name)
+        return CnnPredictor(*package.load(name))
+    return Predictor(name, threads)

@@ -67,12 +67,21 @@ class CnnPredictor:
     def __init__(self, net: ElfCnn, config: dict) -> None:
         self.net = net.eval()
         self.config = config
-        self.name = config.get("name", "elfnet-cnn")
+        self.name = config["name"]
+        from geoelf.model.package import provenance
+
+        self.provenance = provenance(config)
+
+    def check(self, atoms, source=None) -> None:
+        from geoelf.model.predict import check_structure
+
+        check_structure(atoms, set(self.config["net"]["species"]), self.name, source)
 
     def grid(self, atoms, shape, source=None):
         from geoelf.field import Field
         from geoelf.model.predict import Prediction
 
+        self.check(atoms, source)
         t0 = time.perf_counter()
         x = torch.from_numpy(density_input(atoms, shape))[None, None]
         with torch.no_grad():

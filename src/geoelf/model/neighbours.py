@@ -27,6 +27,11 @@ def image_range(cell: np.ndarray, cutoff: float) -> np.ndarray:
     return np.stack([g.ravel() for g in grids], axis=1)
 
 
+def _zero_image(images) -> int:
+    """Index of the (0, 0, 0) translation in an image list (numpy array or tensor, (M, 3))."""
+    return int((abs(images).sum(1) == 0).nonzero()[0][0])
+
+
 def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray, cutoff: float,
                     exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (point, atom image) pairs closer than ``cutoff``.
@@ -35,7 +40,8 @@ def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray,
         points: (P, 3) Å, anywhere (wrapped into the cell internally).
         positions: (N, 3) Å atom positions.
         cell: (3, 3) Å lattice vectors as rows.
-        exclude_self: drop pairs at zero distance (atom–atom lists).
+        exclude_self: ``points`` are the atoms themselves: drop each atom's pair with itself (by
+            index and lattice image, so two atoms given at one place still see each other).
     Returns:
         point index (E,), atom index (E,), displacement atom→point (E, 3) Å.
     """
@@ -54,7 +60,7 @@ def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray,
     p, q = mat.row.astype(np.int64), mat.col.astype(np.int64)
     disp = wrapped[p] - all_atoms[q]
     if exclude_self:
-        keep = np.linalg.norm(disp, axis=1) > 1e-8
+        keep = (p != q % n) | (q // n != _zero_image(images))
         p, q, disp = p[keep], q[keep], disp[keep]
     order = np.argsort(p, kind="stable")
     return p[order], (q % n)[order], disp[order]
@@ -87,7 +93,8 @@ def neighbour_pairs_torch(points, positions, cell: np.ndarray, cutoff: float, ex
         r2 = (disp * disp).sum(-1)
         near = r2 < cutoff * cutoff
         if exclude_self:
-            near &= r2 > 1e-16
+            rows = torch.arange(start, start + len(disp), device=device)
+            near[torch.arange(len(disp), device=device), _zero_image(images) * n + rows] = False
         p, q = near.nonzero(as_tuple=True)
         ps.append(p + start)
         qs.append(q % n)

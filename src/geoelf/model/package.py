@@ -2,8 +2,9 @@
 
 Loading never unpickles anything: the network is rebuilt from config.json and the tensors are
 read with safetensors. config.json holds the architecture (``net``), the training domain
-(``domain``: density range, shortest H–H distance, statistics of atomic environments) and the
-provenance (training data, protocol, version).
+(``domain``: density range, shortest H–H distance, statistics of atomic environments), the
+provenance (training data, protocol, version) and ``sha256``: the hashes of the weights file and of
+the settings that change a prediction, checked on every load (``geoelf.model.validate``).
 """
 
 from __future__ import annotations
@@ -46,37 +47,59 @@ def save(net, folder: str | Path, extra: dict[str, Any], card: str | None = None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(folder / "weights.safetensors"))
     config = {"format": FORMAT, "architecture": getattr(net, "architecture", "probenet"), "net": net.config.as_dict(), **extra}
+    from geoelf.model.validate import check_config
+
+    config = seal(config, folder)
+    check_config(config, str(folder))  # a package that could not be loaded is never written
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     if card is not None:
         (folder / "MODEL_CARD.md").write_text(card)
     return folder
 
 
-def load(name_or_path: str | None = None):
-    """(network in eval mode, config dict) of a package; the weights are read without pickle."""
-    from safetensors.torch import load_file
+def seal(config: dict[str, Any], folder: str | Path) -> dict[str, Any]:
+    """``config`` with its ``sha256`` block: the weights file's hash and the signed settings' hash."""
+    from geoelf.model.validate import config_sha256
+    from geoelf.provenance import file_sha256
 
-    from geoelf.model.network import NetConfig, ProbeNet
+    record = {"weights": file_sha256(Path(folder) / "weights.safetensors"), "config": config_sha256(config)}
+    return {**{k: v for k, v in config.items() if k != "sha256"}, "sha256": record}
+
+
+def read_config(name_or_path: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """(folder, config) of a package, validated against the schema and its recorded hashes."""
+    from geoelf.model.validate import check_config, check_integrity
 
     folder = resolve(name_or_path)
     try:
         config = json.loads((folder / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise GeoelfError(f"unreadable config.json ({exc.__class__.__name__})", str(folder)) from None
-    if config.get("format") != FORMAT:
-        raise GeoelfError(f"not a {FORMAT} package", str(folder))
-    if config.get("architecture", "probenet") == "elfnet-cnn":
-        from geoelf.model.cnn import CnnConfig, ElfCnn
+    check_config(config, str(folder))
+    check_integrity(config, folder)
+    return folder, config
 
-        net = ElfCnn(CnnConfig(**config["net"]))
-    else:
-        net = ProbeNet(NetConfig(**config["net"]))
+
+def provenance(config: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a loaded package in results: name, version and its two hashes."""
+    return {"model": config["name"], "model_version": config["version"], "weights_sha256": config["sha256"]["weights"],
+            "config_sha256": config["sha256"]["config"]}
+
+
+def load(name_or_path: str | None = None):
+    """(network in eval mode, config dict) of a validated package; the weights are read without pickle."""
+    from safetensors.torch import load_file
+
+    from geoelf.model.validate import build, check_shapes
+
+    folder, config = read_config(name_or_path)
     try:
         state = load_file(str(folder / "weights.safetensors"))
     except Exception as exc:  # safetensors raises its own error types for bad files
         raise GeoelfError(f"unreadable weights.safetensors ({exc.__class__.__name__})", str(folder)) from None
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise GeoelfError(f"weights do not fit the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})", str(folder))
+    check_shapes(build(config, str(folder), "meta"), state, str(folder))
+    net = build(config, str(folder))
+    net.load_state_dict(state)
     net.eval()
     return net, config
+

@@ -13,10 +13,12 @@ from ase import Atoms
 
 from geoelf.errors import GeoelfError
 from geoelf.field import Field, check_cell
+from geoelf.units import BOHR, wigner_seitz_rs
 
 log = logging.getLogger(__name__)
-BOHR = 0.529177210903
 _FFT_FACTORS = (2, 3, 5)
+COINCIDENT_A = 0.01  # Å: two atoms closer than this are one atom given twice
+MAX_GRID_COUNT = 100_000  # points along one lattice vector: far beyond any memory, refused before arithmetic
 
 
 def good_fft_size(n: int) -> int:
@@ -41,7 +43,45 @@ def dft_grid(cell: np.ndarray, ecutwfc_ry: float = 60.0) -> tuple[int, int, int]
 
 
 def grid_for_spacing(cell: np.ndarray, spacing: float) -> tuple[int, int, int]:
-    return tuple(max(2, math.ceil(float(np.linalg.norm(a)) / spacing)) for a in cell)  # type: ignore[return-value]
+    """Grid counts whose spacing along each lattice vector is at most ``spacing`` Å."""
+    ratios = np.linalg.norm(cell, axis=1) / spacing
+    if not np.all(np.isfinite(ratios)) or ratios.max() > MAX_GRID_COUNT:
+        raise GeoelfError(f"--spacing {spacing:g} Å gives more than {MAX_GRID_COUNT} points along a lattice vector")
+    return tuple(max(2, math.ceil(float(r))) for r in ratios)  # type: ignore[return-value]
+
+
+def grid_shape(cell: np.ndarray, grid: tuple[int, int, int] | None = None, spacing: float | None = None,
+               source: str | None = None, topology: bool = True, max_memory_gb: float | None = None) -> tuple[int, int, int]:
+    """The grid a prediction uses: ``grid`` if given, else the spacing's, else the DFT grid of the cell;
+    refused (GeoelfError) when its estimated memory exceeds what the machine, or ``max_memory_gb``, allows."""
+    from geoelf.resources import prediction_bytes, require_memory
+
+    check_cell(cell, source)
+    shape = tuple(grid) if grid else grid_for_spacing(cell, spacing) if spacing else dft_grid(cell)
+    points = math.prod(shape)
+    require_memory(prediction_bytes(points, topology), f"a {'×'.join(map(str, shape))} grid", source, max_memory_gb)
+    return shape  # type: ignore[return-value]
+
+
+def check_structure(atoms: Atoms, species: set[int], model: str, source: str | None = None) -> None:
+    """GeoelfError unless ``atoms`` is a periodic structure of the model's species, with no two
+    atoms at the same place (their self pair would be dropped by distance and the field be wrong)."""
+    check_cell(atoms.cell.array, source)
+    if not atoms.pbc.all():
+        raise GeoelfError("the model needs a periodic cell in all three directions", source)
+    other = sorted(set(atoms.numbers.tolist()) - species)
+    if other:
+        from ase.data import chemical_symbols
+
+        raise GeoelfError(f"model {model} covers {', '.join(chemical_symbols[z] for z in sorted(species))} only; "
+                          f"found {', '.join(chemical_symbols[z] for z in other)}", source)
+    if len(atoms) > 1:
+        from geoelf.model.neighbours import neighbour_pairs
+
+        i, j, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, COINCIDENT_A, exclude_self=True)
+        if len(i):  # the self pairs are gone by index: what is left is a second atom at one place
+            raise GeoelfError(f"atoms {int(i[0])} and {int(j[0])} sit at the same place "
+                              f"({float(np.linalg.norm(d[0])):.3g} Å apart)", source)
 
 
 @dataclass
@@ -72,19 +112,12 @@ class Predictor:
             torch.set_num_threads(threads)
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         self.net, self.config = package.load(model)
-        self.name = self.config.get("name", model or package.DEFAULT_MODEL)
+        self.name = self.config["name"]
+        self.provenance = package.provenance(self.config)
         self.species = set(self.net.config.species)
 
     def check(self, atoms: Atoms, source: str | None = None) -> None:
-        check_cell(atoms.cell.array, source)
-        if not atoms.pbc.all():
-            raise GeoelfError("the model needs a periodic cell in all three directions", source)
-        other = sorted(set(atoms.numbers.tolist()) - self.species)
-        if other:
-            from ase.data import chemical_symbols
-
-            raise GeoelfError(f"model {self.name} covers {', '.join(chemical_symbols[z] for z in sorted(self.species))} only; "
-                              f"found {', '.join(chemical_symbols[z] for z in other)}", source)
+        check_structure(atoms, self.species, self.name, source)
 
     def atom_state(self, atoms: Atoms):
         import torch
@@ -190,7 +223,7 @@ class Predictor:
         dom: dict[str, Any] = self.config.get("domain") or {}
         notes = []
         n = len(atoms)
-        rs = (3 * atoms.get_volume() / (4 * math.pi * n)) ** (1 / 3) / BOHR
+        rs = wigner_seitz_rs(atoms.get_volume(), n)
         lo, hi = dom.get("rs_range", (0, math.inf))
         if not lo - 0.03 <= rs <= hi + 0.03:
             notes.append(f"density rs = {rs:.3f} bohr outside the training range {lo:.2f}–{hi:.2f}")

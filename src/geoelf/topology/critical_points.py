@@ -42,8 +42,12 @@ class CriticalPoints:
 
     @property
     def morse_sum(self) -> int:
-        c = self.counts()
-        return c["max"] - c["bond"] + c["ring"] - c["cage"]
+        return morse_sum(self.counts())
+
+
+def morse_sum(counts: dict[str, int]) -> int:
+    """n(3,−3) − n(3,−1) + n(3,+1) − n(3,+3): 0 for a complete set of critical points of a periodic field."""
+    return counts["max"] - counts["bond"] + counts["ring"] - counts["cage"]
 
 
 def grid_gradient(coef: np.ndarray) -> np.ndarray:

@@ -18,9 +18,10 @@ from ase.data import covalent_radii
 
 from geoelf.field import Field
 from geoelf.interp import Interpolator
+from geoelf.units import BOHR
 from geoelf.topology.critical_points import KINDS, CriticalPoints
 
-H_REGION = 0.6 * 0.529177210903  # Å: critic2 NUCEPSH 0.6 bohr
+H_REGION = 0.6 * BOHR  # Å: critic2 NUCEPSH 0.6 bohr
 CORE_FRACTION = 0.5  # heavy-atom core region = this × covalent radius
 _IMAGES = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)])
 

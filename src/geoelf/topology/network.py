@@ -20,11 +20,15 @@ import numpy as np
 
 from geoelf.field import Field
 from geoelf.interp import Interpolator
-from geoelf.topology.critical_points import CriticalPoints, critical_points
+from geoelf.topology.critical_points import CriticalPoints, critical_points, morse_sum
 from geoelf.topology.graph import AttractorGraph, build_graph
 from geoelf.topology.percolation import Percolation, nucleus_voxels, percolate
 
 PHI_KEYS = ("phi_1d", "phi_2d", "phi_3d", "phi_star")
+MAX_REFINE = 3  # seeding passes of the critical-point search (1×, 2×, 3× finer) while the Morse sum is off
+# what a critical-point count or φ depends on besides the field: recorded in every provenance block
+TOPOLOGY_SETTINGS = {"interpolant": "periodic tricubic B-spline", "max_refine": MAX_REFINE, "dedup_tol_grid": 0.05,
+                     "h_region_bohr": 0.6}
 
 
 class OffsetUnionFind:
@@ -112,7 +116,7 @@ class Analysis:
     graph_phi: Percolation
 
 
-def analyse(field: Field, max_refine: int = 3) -> Analysis:
+def analyse(field: Field, max_refine: int = MAX_REFINE) -> Analysis:
     """Critical points, attractor graph and both φ methods of an ELF field.
 
     If the Morse sum (after nuclear regions are merged) shows missing critical points, the
@@ -126,7 +130,7 @@ def analyse(field: Field, max_refine: int = 3) -> Analysis:
         cps = critical_points(field, interp, refine=refine)
         cps.extra["seed_refinement"] = refine
         graph = build_graph(field, cps, interp)
-        total = _morse_sum(merged_counts(cps, graph))
+        total = morse_sum(merged_counts(cps, graph))
         if best is None or abs(total) < abs(best[2]):
             best = (cps, graph, total)
         if total == 0:
@@ -145,10 +149,6 @@ def merged_counts(cps: CriticalPoints, graph: AttractorGraph) -> dict[str, int]:
     counts = {k: raw[k] - graph.removed.get(k, 0) for k in raw}
     counts["max"] = len(graph.node_value)
     return counts
-
-
-def _morse_sum(c: dict[str, int]) -> int:
-    return c["max"] - c["bond"] + c["ring"] - c["cage"]
 
 
 def morse_counts(an: Analysis) -> dict[str, int]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from geoelf.topology.critical_points import KINDS
+from geoelf.topology.critical_points import KINDS, morse_sum
 from geoelf.topology.network import Analysis, morse_counts
 from geoelf.topology.graph import PeriodicNeighbours
 
@@ -61,7 +61,7 @@ def topology_document(an: Analysis) -> dict[str, Any]:
     return {
         "file": field.meta.get("source"),
         "counts": counts,
-        "morse_sum": counts["max"] - counts["bond"] + counts["ring"] - counts["cage"],
+        "morse_sum": morse_sum(counts),
         "merged": g.removed,
         "unassigned_bonds": g.unassigned_bonds,
         "raw_morse_sum": cps.morse_sum,

@@ -79,7 +79,7 @@ def train_cnn(cfg: TrainConfig, train_items: list[Item], val_items: list[Item], 
             if m["mae"] < best:
                 best = m["mae"]
                 package.save(net, out / "model", {"name": cfg.name, "version": cfg.version, "training": {"data": cfg.data, "synthetic": cfg.synthetic,
-                             "last": history[-1]}, "protocol_id": train_items[0].meta.get("protocol_id")})
+                             "last": history[-1]}, "protocol_id": train_items[0].meta.get("protocol_id") or "synthetic"})
             checkpoint(out, net, opt, None, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
                                        "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
             plot_history(history, out / "loss.png")

@@ -22,6 +22,7 @@ import numpy as np
 from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path
 from geoelf.train.config import TrainConfig
+from geoelf.units import wigner_seitz_rs
 from geoelf.train.data import Item, load_split, synthetic_items
 
 log = logging.getLogger(__name__)
@@ -368,7 +369,7 @@ def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: li
     net = copy.deepcopy(net).cpu()  # packages and domain statistics are made on the CPU
     package.save(net, folder, {"name": cfg.name, "version": cfg.version, "training": {"data": cfg.data, "split": cfg.train_split,
                  "seed": cfg.seed, "synthetic": cfg.synthetic, "last": history[-1] if history else None},
-                 "protocol_id": items[0].meta.get("protocol_id"), "domain": domain_stats(net, items)})
+                 "protocol_id": items[0].meta.get("protocol_id") or "synthetic", "domain": domain_stats(net, items)})
 
 
 def domain_stats(net, items: list[Item]) -> dict:
@@ -381,7 +382,7 @@ def domain_stats(net, items: list[Item]) -> dict:
     rs, dmin, feats = [], math.inf, []
     for it in items:
         a = it.atoms
-        rs.append((3 * a.get_volume() / (4 * math.pi * len(a))) ** (1 / 3) / 0.529177210903)
+        rs.append(wigner_seitz_rs(a.get_volume(), len(a)))
         i, j, d = neighbour_pairs(a.positions, a.positions, a.cell.array, net.config.cutoff_atom, exclude_self=True)
         if len(d):
             dmin = min(dmin, float(np.linalg.norm(d, axis=1).min()))
