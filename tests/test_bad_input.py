@@ -125,9 +125,69 @@ def test_readers_raise_only_geoelf_error(tmp_path_factory, data):
     (["predict", "t.extxyz", "--spacing", "0"], "--spacing: 0 must be a positive number"),
     (["predict", "t.extxyz", "--grid", "48", "0", "48"], "--grid: 0 must be at least 1"),
     (["predict", "t.extxyz", "--threads", "-2"], "--threads: -2 must be at least 1"),
+    (["plot", "e.cube", "--resolution", "0"], "--resolution: 0 must be at least 1"),
+    (["network", "e.cube", "--isovalue", "1.5"], "--isovalue: 1.5 is outside [0, 1]"),
+    (["plot", "e.cube", "--isovalue", "2"], "--isovalue: 2 is outside [0, 1]"),
 ])
 def test_bad_numeric_options_give_one_line_exit_2(capsys, argv, message):
     with pytest.raises(SystemExit) as stop:  # argparse exits itself, through the package's parser
         main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+EXAMPLE = "src/geoelf/examples/h64_rs1.33_T2800.extxyz"
+
+
+def one_line(capsys, *argv) -> str:
+    """Run the CLI, expect exit 2 and exactly one line on stderr; return it."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("geoelf: error:"), err
+    return err
+
+
+def test_resource_options_are_refused_before_allocating(capsys, tmp_path):
+    assert "points along a lattice vector" in one_line(capsys, "predict", EXAMPLE, "--spacing", "1e-9")
+    assert "needs about" in one_line(capsys, "predict", EXAMPLE, "--spacing", "0.001")
+    assert "more than the --max-memory 0.5 GB" in one_line(capsys, "predict", EXAMPLE, "--grid", "400", "400", "400", "--max-memory", "0.5")
+    assert "100000-pixel slice needs about" in one_line(capsys, "plot", "src/geoelf/examples/h64_rs1.25_T1200.ELF.cube.gz",
+                                                          "--resolution", "100000", "-o", str(tmp_path / "p"))
+
+
+def test_predict_checks_the_output_name_and_every_frame_before_predicting(capsys, tmp_path):
+    from ase.io import read
+    from ase.io import write as write_structure
+
+    assert "cannot tell the output format" in one_line(capsys, "predict", EXAMPLE, "-o", str(tmp_path / "p.foo"))
+    assert "output's folder does not exist" in one_line(capsys, "predict", EXAMPLE, "-o", str(tmp_path / "no" / "p.cube"))
+    atoms = read(EXAMPLE)
+    frames = [atoms.copy() for _ in range(3)]
+    frames[2][5].symbol = "Li"
+    write_structure(tmp_path / "t.extxyz", frames)
+    err = one_line(capsys, "predict", str(tmp_path / "t.extxyz"), "-o", str(tmp_path / "e.cube"))
+    assert f"{tmp_path / 't.extxyz'} frame 2: model dense-h-v1 covers H only; found Li" in err
+    assert not list(tmp_path.glob("e*.cube"))  # nothing written before the check
+
+
+def test_two_atoms_at_one_place_are_refused(capsys, tmp_path):
+    from ase.io import read
+    from ase.io import write as write_structure
+
+    atoms = read(EXAMPLE)
+    atoms.positions[7] = atoms.positions[3]
+    write_structure(tmp_path / "dup.extxyz", atoms)
+    assert "atoms 3 and 7 sit at the same place" in one_line(capsys, "predict", str(tmp_path / "dup.extxyz"))
+
+
+def test_like_refuses_a_reference_of_another_cell(capsys, tmp_path):
+    err = one_line(capsys, "predict", EXAMPLE, "--like", "src/geoelf/examples/h64_rs1.25_T1200.ELF.cube.gz")
+    assert "--like: the cell of" in err and "differs from this file's cell" in err
+
+
+def test_predict_and_screen_run_the_promolecular_baseline(capsys, tmp_path):
+    import json
+
+    assert main(["predict", EXAMPLE, "--model", "promolecular", "--grid", "12", "12", "12", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "promolecular" and doc["provenance"]["model"] == "promolecular" and len(doc["input_sha256"]) == 64

@@ -22,6 +22,7 @@ from conftest import package_extra
 from geoelf.cli.main import main
 from geoelf.model import package
 from geoelf.model.network import NetConfig, ProbeNet
+from geoelf.model.predict import dft_grid
 from geoelf.screen.runner import ScreenOptions, screen
 
 N_FRAMES = 200
@@ -265,3 +266,30 @@ def test_screen_is_quiet_and_ctrl_c_ends_it_with_130(setup, small, tmp_path):
     lines = [line for line in err.splitlines() if line.strip() and "screen:" not in line]  # the progress bar aside
     assert lines == ["geoelf: interrupted"], err[-2000:]
     assert "INFO" not in err and "Traceback" not in err
+
+
+def test_a_screen_of_dataset_v1_test_frames_has_complete_topology_in_every_row(tmp_path):
+    """20 held-out frames with the shipped model: Morse sum 0 on every row, and every row's counts
+    and φ_3D are those `geoelf topology` / `geoelf network` give for the same predicted field."""
+    import json as json_
+
+    from geoelf.data.sample import read_sample
+    from geoelf.model.predict import Predictor
+    from geoelf.topology.network import analyse
+    from geoelf.topology.report import topology_document
+
+    root = Path(__file__).resolve().parents[1] / "data" / "v1"
+    test = json_.loads((root / "splits.json").read_text())["splits"]["test"]
+    samples = sorted(p for t in test for p in (root / "fluid" / t).glob("*.h5"))[::3][:20]
+    frames = [read_sample(p)[0].atoms for p in samples]
+    write_structure(tmp_path / "test20.extxyz", frames, format="extxyz")
+    out = tmp_path / "v1.parquet"
+    summary = screen([str(tmp_path / "test20.extxyz")], str(out), ScreenOptions(), chunk=2, workers=2, progress=False)
+    rows = table(out)
+    assert summary["failed"] == 0 and len(rows) == 20 and [r["morse_sum"] for r in rows] == [0] * 20
+    predictor = Predictor(None, 1)
+    for row, atoms in zip(rows, frames):
+        an = analyse(predictor.grid(atoms, dft_grid(atoms.cell.array)).field)
+        doc = topology_document(an)
+        assert [row[f"n_{k}"] for k in ("max", "bond", "ring", "cage")] == [doc["counts"][k] for k in ("max", "bond", "ring", "cage")]
+        assert row["phi_3d"] == pytest.approx(an.graph_phi.phi_3d, abs=1e-12)

@@ -19,7 +19,22 @@ _LAZY = {
     "h_network": ("geoelf.topology.network", "h_network"),
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "example", *_LAZY]
+
+
+def example(name: str):
+    """Path of a file shipped in ``geoelf/examples`` (works from a source tree and an installed wheel)."""
+    from importlib import resources
+    from pathlib import Path
+
+    from geoelf.errors import GeoelfError
+
+    folder = Path(str(resources.files("geoelf") / "examples"))
+    path = folder / name
+    if not path.is_file():
+        have = ", ".join(sorted(p.name for p in folder.iterdir() if p.is_file()))
+        raise GeoelfError(f"no shipped example of that name (shipped: {have})", name)
+    return path
 
 
 def __getattr__(name: str) -> Any:

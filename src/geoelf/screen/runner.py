@@ -119,7 +119,9 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     pred = get_model(opts.model, opts.threads)
     shape = grid_shape(atoms.cell.array, opts.grid, opts.spacing, source, max_memory_gb=opts.max_memory_gb)
     result = pred.grid(atoms, shape, source=source)
-    an = analyse(result.field)  # the same analysis as `geoelf topology` and `geoelf network`
+    # the same critical points and φ as `geoelf topology` and `geoelf network`; the 26-connected
+    # percolation (their uncertainty bracket) is not a column
+    an = analyse(result.field, grid_26=False)
     counts = morse_counts(an)
     net = h_network(result.field, isovalue=opts.isovalue, analysis=an)
     row = {

@@ -1,11 +1,12 @@
 """All critical points of the periodic tricubic interpolant of a field.
 
-Method: the gradient of the B-spline interpolant is evaluated at every grid point; every grid cell
-in which each gradient component changes sign (or touches zero) over its 8 corners is a candidate,
-and Newton's method is started from its centre on the interpolant. Converged points are wrapped
-into the cell and deduplicated under lattice translations. Each point is classified by the signs of
-its Hessian eigenvalues: (3,−3) maximum, (3,−1) bond, (3,+1) ring, (3,+3) cage. For a periodic
-field the Morse sum n_max − n_bond + n_ring − n_cage is 0 when the search is complete.
+Method: the grid cells where the interpolant's gradient may vanish are found by Bernstein
+exclusion and subdivision (``bernstein.py``: a box is dropped only when a gradient component
+provably keeps one sign on it), and Newton's method is started from the centre of every surviving
+box. Converged points are wrapped into the cell and deduplicated under lattice translations. Each
+point is classified by the signs of its Hessian eigenvalues: (3,−3) maximum, (3,−1) bond, (3,+1)
+ring, (3,+3) cage. For a periodic field the Morse sum n_max − n_bond + n_ring − n_cage is 0 when
+the search is complete.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from geoelf.field import Field
 from geoelf.interp import Interpolator
 
 KINDS = ("max", "bond", "ring", "cage")  # indexed by the number of positive eigenvalues
+NEAR_SEED = 1.0  # grid units: a Newton search that ends farther from its box found another box's point
 
 
 @dataclass
@@ -50,91 +52,22 @@ def morse_sum(counts: dict[str, int]) -> int:
     return counts["max"] - counts["bond"] + counts["ring"] - counts["cage"]
 
 
-def grid_gradient(coef: np.ndarray) -> np.ndarray:
-    """Gradient of the spline at every grid point, grid units, shape (3, N1, N2, N3)."""
-    # At a grid node the cubic B-spline weights are (1/6, 4/6, 1/6) and the derivative
-    # weights (-1/2, 0, 1/2) for offsets (-1, 0, +1).
-    def smooth(a: np.ndarray, axis: int) -> np.ndarray:
-        return (np.roll(a, 1, axis) + 4.0 * a + np.roll(a, -1, axis)) / 6.0
-
-    def deriv(a: np.ndarray, axis: int) -> np.ndarray:
-        return 0.5 * (np.roll(a, -1, axis) - np.roll(a, 1, axis))
-
-    s0, s1, s2 = (smooth(coef, a) for a in range(3))
-    g0 = deriv(smooth(s2, 1), 0)
-    g1 = deriv(smooth(s2, 0), 1)
-    g2 = deriv(smooth(s1, 0), 2)
-    return np.stack([g0, g1, g2])
-
-
-def candidate_cells(grad: np.ndarray) -> np.ndarray:
-    """Indices (K, 3) of grid cells where every gradient component may vanish."""
-    ok = None
-    for comp in grad:
-        lo, hi = comp.copy(), comp.copy()
-        for shift in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
-            # corners (i..i+1) along each axis, folded one axis at a time
-            axis = int(np.argmax(shift))
-            lo = np.minimum(lo, np.roll(lo, -1, axis))
-            hi = np.maximum(hi, np.roll(hi, -1, axis))
-        mask = (lo <= 0.0) & (hi >= 0.0)
-        ok = mask if ok is None else ok & mask
-    return np.argwhere(ok)
-
-
-def _refine(interp: Interpolator, u0: np.ndarray, max_iter: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """Newton refinement of many starting points at once; returns (u, converged).
-
-    Convergence is judged by the Newton step (grid units), not by the size of the gradient, so
-    that critical points in nearly flat regions are found as well as steep ones.
-    """
-    u = u0.copy()
-    active = np.ones(len(u), dtype=bool)
-    converged = np.zeros(len(u), dtype=bool)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        _, g, h = interp.evaluate_u(u[idx])
-        evals = np.linalg.eigvalsh(h)
-        scale = np.max(np.abs(evals), axis=1)
-        good = np.min(np.abs(evals), axis=1) > 1e-10 * scale  # non-degenerate Hessian
-        step = np.zeros_like(g)
-        step[good] = np.linalg.solve(h[good], g[good][..., None])[..., 0]
-        norm = np.linalg.norm(step, axis=1)
-        shrink = np.minimum(1.0, 0.5 / np.maximum(norm, 1e-300))  # at most half a cell per step
-        u[idx] -= step * shrink[:, None]
-        done = good & (norm < 1e-9)
-        converged[idx[done]] = True
-        active[idx[done | ~good]] = False
-    return u, converged
-
-
-def refined_gradient(interp: Interpolator, refine: int) -> np.ndarray:
-    """Spline gradient (grid units) on a grid ``refine`` times finer, shape (3, r·N1, r·N2, r·N3)."""
-    n = [refine * k for k in interp.table.shape]
-    axes = [np.arange(m) / refine for m in n]
-    out = np.empty((3, *n))
-    for i, x in enumerate(axes[0]):  # plane by plane keeps memory small
-        pts = np.stack(np.meshgrid([x], axes[1], axes[2], indexing="ij"), -1).reshape(-1, 3)
-        out[:, i] = interp.evaluate_u(pts)[1].T.reshape(3, n[1], n[2])
-    return out
-
-
-def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05, refine: int = 1) -> CriticalPoints:
+def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05, depth: int = 2) -> CriticalPoints:
     """All critical points of the tricubic interpolant of ``field``.
 
-    ``refine`` > 1 seeds from a grid that many times finer (for fields that vary within a voxel);
+    ``depth``: subdivision levels of the candidate cells (boxes of 2^−depth cells seed Newton);
     ``dedup_tol`` is the distance (grid units) under which two converged points are one.
     """
+    from geoelf.topology.bernstein import newton, seed_boxes
+
     interp = interp or Interpolator(field, 3)
     shape = np.array(field.shape, dtype=float)
-    grad = grid_gradient(interp.table) if refine == 1 else refined_gradient(interp, refine)
-    seeds = (candidate_cells(grad) + 0.5) / refine
-    u, ok = _refine(interp, seeds)
-    # keep points that converged near their seed cell (others are found from their own cell)
-    near = np.all(np.abs(u - seeds) <= 1.5, axis=1)
+    seeds = seed_boxes(interp.table, depth)
+    u, ok = newton(interp.table, seeds)
+    # keep points that converged near their box (others are found from their own box)
+    near = np.all(np.abs(u - seeds) <= NEAR_SEED, axis=1)
     u = np.mod(u[ok & near], shape)
+    u[u >= shape] = 0.0
     kind = _signature(interp, u)
     # Deduplicate within each type only: two nearby points of different types are a real,
     # nearly degenerate pair, and merging them would break the Morse sum by one.
@@ -147,7 +80,8 @@ def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol:
     frac = np.mod(u / shape, 1.0)
     frac[frac > 1.0 - 1e-12] = 0.0
     order = np.lexsort((-val, kind))
-    return CriticalPoints(frac[order], (frac @ field.cell)[order], val[order], evals[order], evecs[order], kind[order])
+    return CriticalPoints(frac[order], (frac @ field.cell)[order], val[order], evals[order], evecs[order], kind[order],
+                          {"subdivision_depth": depth, "seeds": len(seeds)})
 
 
 def _signature(interp: Interpolator, u: np.ndarray) -> np.ndarray:

@@ -65,6 +65,6 @@ def topology_document(an: Analysis) -> dict[str, Any]:
         "merged": g.removed,
         "unassigned_bonds": g.unassigned_bonds,
         "raw_morse_sum": cps.morse_sum,
-        "seed_refinement": cps.extra.get("seed_refinement", 1),
+        "subdivision_depth": cps.extra.get("subdivision_depth"),
         "points": points,
     }
