@@ -1,6 +1,7 @@
 """Prediction speed against DFT (SCF + pp.x, protocol v1), side by side in one run.
 
     python benchmarks/bench_predict.py --model dense-h-v1 [--sizes 64 128 256] [--dft-sizes 64 128] [--runs 3]
+                                       [--threads N] [--busy]
 
 For each size, a 10-frame fluid trajectory at rs = 1.45 bohr is predicted on its DFT grid by one
 `geoelf predict` process, as a user would run it; the figure is the median of the seconds per frame
@@ -8,6 +9,8 @@ that process reports for frames 2–10 (frame 1 is the warm-up). This repeats ``
 a fresh process, and the median of the runs is printed with their range. One structure is also
 predicted as a whole `geoelf predict` process (start-up and writing included; median of the runs),
 and one frame is computed once with pw.x + pp.x. Prints seconds and the DFT / network ratio.
+``--threads`` is passed to `geoelf predict` (default: its own default); ``--busy`` keeps one other
+process spinning on a core throughout (a loaded machine).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.io import write
+from busy import one_busy_process
 
 
 def trajectory(natoms: int, frames: int = 10):
@@ -38,20 +42,21 @@ def trajectory(natoms: int, frames: int = 10):
     return out
 
 
-def predict_command(args: list[str], model: str | None) -> list[str]:
-    return [sys.executable, "-m", "geoelf.cli.main", "predict", *args] + (["--model", model] if model else [])
+def predict_command(args: list[str], model: str | None, threads: int | None) -> list[str]:
+    return ([sys.executable, "-m", "geoelf.cli.main", "predict", *args] + (["--model", model] if model else [])
+            + (["--threads", str(threads)] if threads else []))
 
 
-def seconds_per_frame(path: Path, model: str | None) -> float:
+def seconds_per_frame(path: Path, model: str | None, threads: int | None) -> float:
     """Median seconds per frame, frames 2–10, that one `geoelf predict --json` process reports."""
-    out = subprocess.run(predict_command([str(path), "--json"], model), check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(predict_command([str(path), "--json"], model, threads), check=True, capture_output=True, text=True).stdout
     return statistics.median(doc["seconds"] for doc in json.loads(out)[1:])
 
 
-def whole_process(path: Path, model: str | None) -> float:
+def whole_process(path: Path, model: str | None, threads: int | None) -> float:
     """Wall seconds of one `geoelf predict` process on one structure, writing its .npz."""
     t0 = time.perf_counter()
-    subprocess.run(predict_command([str(path), "-o", str(path.with_suffix(".npz"))], model), check=True,
+    subprocess.run(predict_command([str(path), "-o", str(path.with_suffix(".npz"))], model, threads), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
@@ -62,7 +67,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--dft-sizes", type=int, nargs="*", default=None, help="sizes to run DFT for (default: all)")
     parser.add_argument("--runs", type=int, default=3, help="fresh predict processes per size (default 3)")
+    parser.add_argument("--threads", type=int, default=None, help="--threads of geoelf predict (default: its default)")
+    parser.add_argument("--busy", action="store_true", help="one busy background process during the runs")
     args = parser.parse_args()
+    with one_busy_process(args.busy):
+        _report(args)
+
+
+def _report(args) -> None:
     from geoelf.dft.elf import compute_elf
     from geoelf.model.predict import dft_grid
 
@@ -75,8 +87,8 @@ def main() -> None:
             traj, one = Path(tmp) / "traj.extxyz", Path(tmp) / "one.extxyz"
             write(traj, frames)
             write(one, frames[0])
-            runs = [seconds_per_frame(traj, args.model) for _ in range(args.runs)]
-            whole = statistics.median(whole_process(one, args.model) for _ in range(args.runs))
+            runs = [seconds_per_frame(traj, args.model, args.threads) for _ in range(args.runs)]
+            whole = statistics.median(whole_process(one, args.model, args.threads) for _ in range(args.runs))
         per_frame = statistics.median(runs)
         dft = float("nan")
         if args.dft_sizes is None or n in args.dft_sizes:

@@ -1,6 +1,6 @@
 """Screening throughput: frames/s against Dask workers and against frame size; memory per worker.
 
-    python benchmarks/bench_screen.py [--model dense-h-v1] [--frames 120] [--runs 3] [--sizes 64 128 256 512]
+    python benchmarks/bench_screen.py [--model dense-h-v1] [--frames 120] [--runs 3] [--sizes 64 128 256 512] [--busy]
 
 The frames are real fluid snapshots of dataset v1 (64 atoms; supercells of them for 128, 256
 and 512 atoms), cycled to the requested count, each predicted on its DFT grid and analysed
@@ -9,7 +9,8 @@ Every run is a fresh `screen` with a fresh Dask LocalCluster. Two figures per ru
   end to end   frames / (wall time of screen(), cluster start-up and model loading included)
   per frame    median seconds per frame inside a worker (the cost that extrapolates to a
                cluster: frames/s ≈ workers / per-frame seconds)
-Each configuration runs --runs times; medians are printed.
+Each configuration runs --runs times; medians are printed. ``--busy`` keeps one other process
+spinning on a core for the whole benchmark (a loaded machine: geoelf beside an MD code).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from ase.io import write
+from busy import one_busy_process
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "v1" / "fluid"
 SUPERCELL = {64: (1, 1, 1), 128: (2, 1, 1), 256: (2, 2, 1), 512: (2, 2, 2)}
@@ -64,7 +66,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120, help="64-atom frames per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512], choices=sorted(SUPERCELL))
+    parser.add_argument("--busy", action="store_true", help="one busy background process during the runs")
     args = parser.parse_args()
+    with one_busy_process(args.busy):
+        _report(args)
+
+
+def _report(args) -> None:
     print(f"64-atom frames against workers ({args.frames} frames, median of {args.runs} runs)")
     frames = fluid_frames(64, args.frames)
     base = None

@@ -191,3 +191,14 @@ def test_predict_and_screen_run_the_promolecular_baseline(capsys, tmp_path):
     assert main(["predict", EXAMPLE, "--model", "promolecular", "--grid", "12", "12", "12", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"] == "promolecular" and doc["provenance"]["model"] == "promolecular" and len(doc["input_sha256"]) == 64
+
+
+def test_evaluate_prints_whole_paths_and_its_provenance(capsys, tmp_path):
+    import shutil
+
+    deep = tmp_path / ("a_rather_long_folder_name_" * 3) / "h64_rs1.33_T2800.ELF.cube.gz"
+    deep.parent.mkdir(parents=True)
+    shutil.copy("src/geoelf/examples/h64_rs1.33_T2800.ELF.cube.gz", deep)
+    assert main(["evaluate", str(deep), "--model", "promolecular", "--no-topology"]) == 0
+    out = capsys.readouterr().out
+    assert str(deep) in out and "provenance" in out

@@ -435,3 +435,21 @@ def test_a_budgeted_cnn_run_decays_the_rate_by_time_and_validates_its_last_step(
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     assert 0 < state["step"] < 10**6 and state["history"][-1]["step"] == state["step"]
     assert 0.001 <= state["history"][-1]["lr"] < 0.0013  # within one step's share of the budget of lr_final
+
+
+def test_a_slow_first_kernel_call_says_it_is_compiling(net, tmp_path, caplog, monkeypatch):
+    """The first call of the grid kernel for a model's widths compiles (or loads the cache); past
+    COMPILE_NOTICE_S it logs a one-line notice instead of looking hung (here the limit is 0 s)."""
+    from geoelf.model import grid_kernel
+
+    package.save(net.float(), tmp_path / "m", package_extra("t", net))
+    net.double()
+    monkeypatch.setattr(grid_kernel, "COMPILE_NOTICE_S", 0.0)
+    monkeypatch.setattr(grid_kernel, "_ENTRY_POINTS", {})
+    with caplog.at_level("WARNING", logger="geoelf.model.grid_kernel"):
+        Predictor(str(tmp_path / "m")).grid(structure(3), (6, 6, 6))
+    assert [r.getMessage() for r in caplog.records] == [grid_kernel.COMPILE_NOTICE]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geoelf.model.grid_kernel"):
+        Predictor(str(tmp_path / "m")).grid(structure(3), (6, 6, 6))  # the entry point is known: no notice
+    assert not caplog.records

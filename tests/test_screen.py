@@ -262,7 +262,7 @@ def test_screen_is_quiet_and_ctrl_c_ends_it_with_130(setup, small, tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-2000:]
     lines = [line for line in err.splitlines() if line.strip() and "screen:" not in line]  # the progress bar aside
     assert lines == ["geoelf: interrupted"], err[-2000:]
     assert "INFO" not in err and "Traceback" not in err

@@ -1,8 +1,8 @@
 """Memory guards: estimate what a grid will need before allocating it, and refuse what cannot fit.
 
 The estimates are upper bounds measured on this package's own paths (peak resident memory of
-``geoelf predict`` and ``analyse`` for 64 atoms on 96³ and 160³ grids): the grid kernel's slab
-buffers are a fixed ≈ 0.8 GB, the predicted field 8–16 bytes a point, the topology analysis
+``geoelf predict`` and ``analyse`` for 64 atoms on 96³ and 160³ grids, 2,000 atoms on 200³): the
+grid kernel's slab buffers and the model are a fixed ≈ 0.6 GB, the predicted field 8–16 bytes a point, the topology analysis
 (spline table, gradients, percolation order) under 200 bytes a point.
 """
 
@@ -12,7 +12,7 @@ import os
 
 from geoelf.errors import GeoelfError
 
-SLAB_BYTES = 800 * 2**20  # the grid kernel's slab buffers at its default slab size
+SLAB_BYTES = 600 * 2**20  # the grid kernel's slab buffers at its default slab size, and the model
 FIELD_BYTES_PER_POINT = 16  # the predicted field and its copy for writing
 TOPOLOGY_BYTES_PER_POINT = 200
 PIXEL_BYTES = 200  # a slice plot: sample points, interpolation weights and the image

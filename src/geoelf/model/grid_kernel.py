@@ -17,12 +17,16 @@ head's invariant features in one pass.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 
 import numba
 import numpy as np
 from numba.core import errors, types
 from numba.extending import overload
+
+log = logging.getLogger(__name__)
 
 
 def fractional_reach(cell: np.ndarray, rc: float) -> np.ndarray:
@@ -253,9 +257,20 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     if fast is not None:
         fast(*args)
     else:
-        _sum_planes(*args)  # compiles for these widths on the first call
+        # the first call compiles for these widths (about 20 s, then cached on disk) or loads the cache;
+        # a call still running after COMPILE_NOTICE_S says so, so that a first run does not look hung
+        notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
+        notice.start()
+        try:
+            _sum_planes(*args)
+        finally:
+            notice.cancel()
         _ENTRY_POINTS[key] = _entry_point(key[:5], table.dtype)
     return s, v, t, high
+
+
+COMPILE_NOTICE_S = 2.0
+COMPILE_NOTICE = "compiling the grid kernel for this model's channel widths (once, about 20 s; cached for later runs)"
 
 
 # The compiled ``_sum_planes`` per (widths, dtype). Through the dispatcher, ``numba.literally`` types every

@@ -31,7 +31,10 @@ def local_cluster(workers: int):
     level = "info" if verbose else "warning"
     os.environ["DASK_LOGGING__DISTRIBUTED"] = level  # read by each worker process as it starts
     logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.WARNING)
+    from geoelf.cli.main import THREAD_ENVIRONMENT
+
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    environ.update({k: os.environ.get(k, v) for k, v in THREAD_ENVIRONMENT.items()})
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _sigint_ignored():
         # silence_logs: a worker's heartbeat racing the scheduler's shutdown logs a traceback that
         # means nothing; task failures still reach us through the futures
