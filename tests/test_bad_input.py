@@ -191,6 +191,9 @@ def test_predict_and_screen_run_the_promolecular_baseline(capsys, tmp_path):
     assert main(["predict", EXAMPLE, "--model", "promolecular", "--grid", "12", "12", "12", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"] == "promolecular" and doc["provenance"]["model"] == "promolecular" and len(doc["input_sha256"]) == 64
+    assert main(["screen", EXAMPLE, "-o", str(tmp_path / "p.csv"), "--model", "promolecular", "--grid", "12", "12", "12",
+                 "--workers", "1"]) == 0
+    assert "1 frames" in capsys.readouterr().out and "promolecular" in (tmp_path / "p.csv").read_text()
 
 
 def test_evaluate_prints_whole_paths_and_its_provenance(capsys, tmp_path):

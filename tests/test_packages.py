@@ -66,7 +66,7 @@ HAND_EDITS = {
     "unknown architecture": (lambda c: {**c, "architecture": "transformer"}, "unknown architecture 'transformer'"),
     "lithium added": (lambda c: {**c, "net": {**c["net"], "species": [1, 3]}}, "net.species [1, 3]"),
     "domain removed": (lambda c: {k: v for k, v in c.items() if k != "domain"}, "'domain' is missing"),
-    "unknown setting": (lambda c: {**c, "net": {**c["net"], "dropout": 0.1}}, "unknown net settings dropout"),
+    "unknown setting": (lambda c: {**c, "net": {**c["net"], "dropout": 0.1}}, "unknown net settings 'dropout'"),
     "invalid JSON": (lambda c: "{net: ", "unreadable config.json"),
 }
 
@@ -109,7 +109,7 @@ def _paths(config: dict) -> list[tuple[str, ...]]:
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), reseal=st.booleans())
 def test_fuzzed_packages_load_or_give_the_package_error(sealed, tmp_path, data, reseal):
     """Mutate a key (delete, retype, change the value) or the weights (truncate, flip a byte); with or

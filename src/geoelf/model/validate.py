@@ -47,7 +47,7 @@ def check_config(config: Any, folder: str) -> type:
         raise GeoelfError(f"config.json: format is {config.get('format')!r}, not {FORMAT!r}", folder)
     known = {name: classes[0] for name, classes in architectures().items()}
     arch = config.get("architecture")
-    if arch not in known:
+    if not isinstance(arch, str) or arch not in known:
         raise GeoelfError(f"config.json: unknown architecture {arch!r} (known: {', '.join(known)})", folder)
     for key, kind in (("name", str), ("version", int), ("protocol_id", str), ("net", dict), ("sha256", dict)):
         _require(config, key, kind, folder, "config.json")
@@ -80,13 +80,16 @@ def build(config: dict[str, Any], folder: str, device: str = "cpu"):
     shape check). Settings that pass the schema but cannot make a network are the package's error."""
     import torch
 
+    import warnings
+
     settings, network = architectures()[config["architecture"]]
     try:
-        with torch.device(device):
+        with torch.device(device), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: "zero-element tensors" of unused 0-width blocks
             return network(settings(**config["net"]))
     except Exception as exc:  # the network's own consistency checks raise various types
         raise GeoelfError(f"config.json: net settings do not make a {config['architecture']} network "
-                          f"({exc.__class__.__name__}: {str(exc)[:80]})", folder) from None
+                          f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:80]})", folder) from None
 
 
 def check_shapes(net, state: dict[str, Any], folder: str) -> None:
@@ -117,7 +120,7 @@ def _check_net(net: dict, settings: type, folder: str) -> None:
     declared = {f.name: f for f in fields(settings)}
     unknown = sorted(set(net) - set(declared))
     if unknown:
-        raise GeoelfError(f"config.json: unknown net settings {', '.join(unknown)}", folder)
+        raise GeoelfError(f"config.json: unknown net settings {', '.join(map(repr, unknown))}", folder)
     defaults = settings()
     for name, value in net.items():
         where = f"config.json: net.{name}"
