@@ -67,16 +67,12 @@ def _module(name: str):
     return importlib.import_module(COMMANDS[name])
 
 
-# OpenMP threads that wait at a barrier sleep instead of spinning: on a machine shared with another
-# busy process, spinning threads made a 64-atom prediction 2.3× slower (passive: 1.5×), and on a
-# quiet one passive is no slower. Set before torch loads its OpenMP runtime; a user's value wins.
-THREAD_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    for key, value in THREAD_ENVIRONMENT.items():
+    from geoelf.resources import THREAD_ENVIRONMENT
+
+    for key, value in THREAD_ENVIRONMENT.items():  # before torch loads its OpenMP runtime
         os.environ.setdefault(key, value)
     argv = sys.argv[1:] if argv is None else argv
     # Only the chosen subcommand's module is needed for parsing its options, but argparse needs

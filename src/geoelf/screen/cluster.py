@@ -31,7 +31,7 @@ def local_cluster(workers: int):
     level = "info" if verbose else "warning"
     os.environ["DASK_LOGGING__DISTRIBUTED"] = level  # read by each worker process as it starts
     logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.WARNING)
-    from geoelf.cli.main import THREAD_ENVIRONMENT
+    from geoelf.resources import THREAD_ENVIRONMENT
 
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"}
     environ.update({k: os.environ.get(k, v) for k, v in THREAD_ENVIRONMENT.items()})
