@@ -78,9 +78,9 @@ def check_integrity(config: dict[str, Any], folder: Path) -> None:
 def build(config: dict[str, Any], folder: str, device: str = "cpu"):
     """The network a validated config describes; ``device="meta"`` allocates no memory (for the
     shape check). Settings that pass the schema but cannot make a network are the package's error."""
-    import torch
-
     import warnings
+
+    import torch
 
     settings, network = architectures()[config["architecture"]]
     try:

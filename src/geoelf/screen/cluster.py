@@ -16,8 +16,8 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 WORKER_MEMORY_GB = 20  # shared out among the local workers
 

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path, file_stem
@@ -33,10 +30,11 @@ from geoelf.provenance import canonical_sha256, file_sha256, run_provenance
 log = logging.getLogger(__name__)
 KEY = ("input_sha256", "frame", "provenance_sha256")
 COLUMNS = ["source", "frame", "natoms", "phi_1d", "phi_2d", "phi_3d", "phi_star", "phi_3d_grid", "n_max", "n_bond", "n_ring",
-           "n_cage", "morse_sum", "h2_fraction", "h3_fraction", "extended_fraction", "largest_cluster", "network_isovalue", "rs", "density_g_cm3",
-           "pressure_gpa", "out_of_domain", "seconds", "seconds_predict", "worker_peak_mb", "elf_file", "error",
+           "n_cage", "morse_sum", "h2_fraction", "h3_fraction", "extended_fraction", "largest_cluster", "network_isovalue", "rs",
+           "density_g_cm3", "pressure_gpa", "out_of_domain", "seconds", "seconds_predict", "worker_peak_mb", "elf_file", "error",
            "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256", "geoelf_version"]
-_STRINGS = ("source", "elf_file", "error", "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256", "geoelf_version")
+_STRINGS = ("source", "elf_file", "error", "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256",
+            "geoelf_version")
 _INTEGERS = ("frame", "natoms", "n_max", "n_bond", "n_ring", "n_cage", "morse_sum", "largest_cluster")
 OUTPUT_SUFFIXES = (".parquet", ".csv")
 PROVENANCE_KEY = b"geoelf.provenance"  # Parquet schema metadata: the run's provenance (JSON)
@@ -165,7 +163,7 @@ def process_chunk(source: str, sha: str, frames: list[tuple[int, Any]], opts: Sc
     a row whose ``error`` says why; the task itself never fails on a bad frame."""
     rows = []
     for frame, atoms in frames:
-        row = {c: None for c in COLUMNS}
+        row: dict[str, Any] = dict.fromkeys(COLUMNS)
         row.update(source=source, frame=frame, input_sha256=sha, provenance_sha256=provenance["sha256"],
                    model=provenance["model"], weights_sha256=provenance["weights_sha256"],
                    config_sha256=provenance["config_sha256"], geoelf_version=provenance["geoelf_version"])
@@ -239,7 +237,7 @@ class Request:
     frames: list[tuple[str, str, int, Any]]
 
     @classmethod
-    def read(cls, files: list[str]) -> "Request":
+    def read(cls, files: list[str]) -> Request:
         out = []
         for path in files:
             sha = file_sha256(path)
@@ -254,7 +252,7 @@ def _reusable(row: dict | None, opts: ScreenOptions) -> bool:
     if not opts.elf_out:
         return True
     elf = row.get("elf_file")
-    return bool(elf) and Path(elf).parent.resolve() == Path(opts.elf_out).resolve() and Path(elf).is_file()
+    return elf is not None and Path(elf).parent.resolve() == Path(opts.elf_out).resolve() and Path(elf).is_file()
 
 
 def _check_grids(frames: list[tuple[str, str, int, Any]], opts: ScreenOptions) -> None:
@@ -398,7 +396,7 @@ def summary_plot(rows: list[dict], path: str) -> str:
         sources = list(dict.fromkeys(r["source"] for r in done))
         for source in sources:
             mine = sorted((r["frame"], r["phi_3d"]) for r in done if r["source"] == source)
-            ax.plot(*zip(*mine), ".-", ms=3, lw=0.6, label=Path(source).name)
+            ax.plot([m[0] for m in mine], [m[1] for m in mine], ".-", ms=3, lw=0.6, label=Path(source).name)
         if 1 < len(sources) <= 10:
             ax.legend(fontsize=7)
         ax.set_xlabel("frame")
