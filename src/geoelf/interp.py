@@ -8,11 +8,14 @@ u = frac · N; derivatives are converted to Cartesian (Å⁻¹, Å⁻²) with th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 from scipy import ndimage
 
-from geoelf.field import Field
+if TYPE_CHECKING:  # field.py imports this module for Field.interpolate
+    from geoelf.field import Field
 
 
 def spline_coefficients(data: np.ndarray) -> np.ndarray:

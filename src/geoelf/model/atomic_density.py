@@ -15,7 +15,6 @@ import numba
 import numpy as np
 
 from geoelf.model.grid_kernel import fractional_reach, plane_pairs
-
 from geoelf.units import BOHR
 
 

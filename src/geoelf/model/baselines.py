@@ -7,6 +7,7 @@ import time
 from ase import Atoms
 
 from geoelf.field import Field
+from geoelf.model.package import provenance as package_provenance
 from geoelf.model.predict import Prediction, check_structure
 from geoelf.train.data import promolecular_elf
 
@@ -27,6 +28,31 @@ class PromolecularBaseline:
         return Prediction(Field(elf, atoms.copy(), "ELF", {"model": self.name}), time.perf_counter() - t0, False, [])
 
 
+class CnnPredictor:
+    """Runs a trained ElfCnn package like a Predictor (grid only)."""
+
+    def __init__(self, net, config: dict) -> None:
+        self.net = net.eval()
+        self.config = config
+        self.name = config["name"]
+        self.provenance = package_provenance(config)
+
+    def check(self, atoms, source=None) -> None:
+        check_structure(atoms, set(self.config["net"]["species"]), self.name, source)
+
+    def grid(self, atoms, shape, source=None):
+        import torch
+
+        from geoelf.model.cnn import density_input
+
+        self.check(atoms, source)
+        t0 = time.perf_counter()
+        x = torch.from_numpy(density_input(atoms, shape))[None, None]
+        with torch.no_grad():
+            elf = self.net(x)[0].double().numpy()
+        return Prediction(Field(elf, atoms.copy(), "ELF", {"model": self.name}), time.perf_counter() - t0, False, [])
+
+
 def get_model(name: str | None, threads: int | None = None):
     """A baseline by name, else a trained model package (path or shipped name), validated on load.
     ``threads`` limits the CPU threads of a trained model (default: all)."""
@@ -37,7 +63,5 @@ def get_model(name: str | None, threads: int | None = None):
 
     _, config = package.read_config(name)
     if config["architecture"] == "elfnet-cnn":
-        from geoelf.model.cnn import CnnPredictor
-
         return CnnPredictor(*package.load(name))
     return Predictor(name, threads)

@@ -8,7 +8,6 @@ equivariant only to grid-commensurate translations — the contrast with ProbeNe
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -59,31 +58,3 @@ def density_input(atoms, shape) -> np.ndarray:
 
     rho = np.maximum(superposed_1s(atoms, tuple(shape))[0], 1e-12)  # the density alone: no ELF needed here
     return ((np.log10(rho) + 1.0) / 2.0).astype(np.float32)
-
-
-class CnnPredictor:
-    """Runs a trained ElfCnn package like a Predictor (grid only)."""
-
-    def __init__(self, net: ElfCnn, config: dict) -> None:
-        self.net = net.eval()
-        self.config = config
-        self.name = config["name"]
-        from geoelf.model.package import provenance
-
-        self.provenance = provenance(config)
-
-    def check(self, atoms, source=None) -> None:
-        from geoelf.model.predict import check_structure
-
-        check_structure(atoms, set(self.config["net"]["species"]), self.name, source)
-
-    def grid(self, atoms, shape, source=None):
-        from geoelf.field import Field
-        from geoelf.model.predict import Prediction
-
-        self.check(atoms, source)
-        t0 = time.perf_counter()
-        x = torch.from_numpy(density_input(atoms, shape))[None, None]
-        with torch.no_grad():
-            elf = self.net(x)[0].double().numpy()
-        return Prediction(Field(elf, atoms.copy(), "ELF", {"model": self.name}), time.perf_counter() - t0, False, [])

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from geoelf.errors import GeoelfError
+from geoelf.model.validate import FORMAT  # noqa: F401  (the package format, named here for callers)
 
-FORMAT = "geoelf-model/1"
 DEFAULT_MODEL = "dense-h-v1"
 
 
@@ -50,11 +50,40 @@ def save(net, folder: str | Path, extra: dict[str, Any], card: str | None = None
     from geoelf.model.validate import check_config
 
     config = seal(config, folder)
-    check_config(config, str(folder))  # a package that could not be loaded is never written
+    check_config(config, str(folder), settings_classes())  # a package that could not be loaded is never written
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     if card is not None:
         (folder / "MODEL_CARD.md").write_text(card)
     return folder
+
+
+def architectures() -> dict[str, tuple[type, type]]:
+    """Known architectures: name → (settings class, network class)."""
+    from geoelf.model.cnn import CnnConfig, ElfCnn
+    from geoelf.model.network import NetConfig, ProbeNet
+
+    return {"probenet": (NetConfig, ProbeNet), "elfnet-cnn": (CnnConfig, ElfCnn)}
+
+
+def settings_classes() -> dict[str, type]:
+    return {name: classes[0] for name, classes in architectures().items()}
+
+
+def build(config: dict[str, Any], folder: str, device: str = "cpu"):
+    """The network a validated config describes; ``device="meta"`` allocates no memory (for the
+    shape check). Settings that pass the schema but cannot make a network are the package's error."""
+    import warnings
+
+    import torch
+
+    settings, network = architectures()[config["architecture"]]
+    try:
+        with torch.device(device), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: "zero-element tensors" of unused 0-width blocks
+            return network(settings(**config["net"]))
+    except Exception as exc:  # the network's own consistency checks raise various types
+        raise GeoelfError(f"config.json: net settings do not make a {config['architecture']} network "
+                          f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:80]})", folder) from None
 
 
 def seal(config: dict[str, Any], folder: str | Path) -> dict[str, Any]:
@@ -75,7 +104,7 @@ def read_config(name_or_path: str | None = None) -> tuple[Path, dict[str, Any]]:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise GeoelfError(f"unreadable config.json ({exc.__class__.__name__})", str(folder)) from None
-    check_config(config, str(folder))
+    check_config(config, str(folder), settings_classes())
     check_integrity(config, folder)
     return folder, config
 
@@ -90,7 +119,7 @@ def load(name_or_path: str | None = None):
     """(network in eval mode, config dict) of a validated package; the weights are read without pickle."""
     from safetensors.torch import load_file
 
-    from geoelf.model.validate import build, check_shapes
+    from geoelf.model.validate import check_shapes
 
     folder, config = read_config(name_or_path)
     try:

@@ -21,6 +21,7 @@ SUPPORTED_SPECIES = (1,)  # atomic numbers any geoelf model may be trained for
 # Upper bounds of integer widths: far above any useful model, low enough that a typo cannot make
 # the package allocate gigabytes before its weights are compared.
 MAX_WIDTH = 4096
+FORMAT = "geoelf-model/1"
 MAX_LAYERS = 64
 
 
@@ -29,23 +30,13 @@ def config_sha256(config: dict[str, Any]) -> str:
     return canonical_sha256({k: v for k, v in config.items() if k != "sha256"})
 
 
-def architectures() -> dict[str, tuple[type, type]]:
-    """Known architectures: name → (settings class, network class)."""
-    from geoelf.model.cnn import CnnConfig, ElfCnn
-    from geoelf.model.network import NetConfig, ProbeNet
-
-    return {"probenet": (NetConfig, ProbeNet), "elfnet-cnn": (CnnConfig, ElfCnn)}
-
-
-def check_config(config: Any, folder: str) -> type:
-    """Validate a parsed config.json; returns the settings class of its architecture."""
+def check_config(config: Any, folder: str, known: dict[str, type]) -> type:
+    """Validate a parsed config.json against ``known`` architectures (name → settings dataclass);
+    returns the settings class of its architecture."""
     if not isinstance(config, dict):
         raise GeoelfError(f"config.json must hold a JSON object, not {type(config).__name__}", folder)
-    from geoelf.model.package import FORMAT
-
     if config.get("format") != FORMAT:
         raise GeoelfError(f"config.json: format is {config.get('format')!r}, not {FORMAT!r}", folder)
-    known = {name: classes[0] for name, classes in architectures().items()}
     arch = config.get("architecture")
     if not isinstance(arch, str) or arch not in known:
         raise GeoelfError(f"config.json: unknown architecture {arch!r} (known: {', '.join(known)})", folder)
@@ -73,23 +64,6 @@ def check_integrity(config: dict[str, Any], folder: Path) -> None:
     if config_sha256(config) != record["config"]:
         raise GeoelfError("config.json differs from the package as it was written (sha256.config does not match; "
                           "edited by hand?)", str(folder))
-
-
-def build(config: dict[str, Any], folder: str, device: str = "cpu"):
-    """The network a validated config describes; ``device="meta"`` allocates no memory (for the
-    shape check). Settings that pass the schema but cannot make a network are the package's error."""
-    import warnings
-
-    import torch
-
-    settings, network = architectures()[config["architecture"]]
-    try:
-        with torch.device(device), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch: "zero-element tensors" of unused 0-width blocks
-            return network(settings(**config["net"]))
-    except Exception as exc:  # the network's own consistency checks raise various types
-        raise GeoelfError(f"config.json: net settings do not make a {config['architecture']} network "
-                          f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:80]})", folder) from None
 
 
 def check_shapes(net, state: dict[str, Any], folder: str) -> None:

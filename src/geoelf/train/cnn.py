@@ -10,7 +10,7 @@ import numpy as np
 
 from geoelf.train.config import TrainConfig
 from geoelf.train.data import Item
-from geoelf.train.loop import checkpoint, plot_history, resume, write_resolved
+from geoelf.train.checkpoints import checkpoint, plot_history, resume, write_resolved
 
 
 def _grid_metrics(net, inputs, items) -> dict[str, float]:
