@@ -26,7 +26,9 @@ from geoelf.data.sample import read_sample
 
 
 def r2(ref: np.ndarray, other: np.ndarray) -> float:
-    return float(1 - np.sum((ref - other) ** 2) / np.sum((ref - ref.mean()) ** 2))
+    from geoelf.analysis.compare import error_metrics
+
+    return error_metrics(ref, other)["r2"]
 
 
 def main() -> None:

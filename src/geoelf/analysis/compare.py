@@ -11,15 +11,20 @@ from geoelf.field import Field
 MATCH_DISTANCE = 0.3  # Å: a critical point of the prediction matches one of the same type within this
 
 
-def metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """R², MAE, RMSE, max |error| and the Wasserstein-1 distance of the value distributions."""
-    from scipy.stats import wasserstein_distance
-
-    r, p = ref.ravel(), pred.ravel()
+def error_metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """R² (1 − SS_res / SS_tot), MAE and RMSE of ``pred`` against ``ref`` (any shapes, same size)."""
+    r, p = np.ravel(ref), np.ravel(pred)
     err = p - r
     return {"r2": float(1 - np.sum(err**2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(err))),
-            "rmse": float(np.sqrt(np.mean(err**2))), "max_abs": float(np.max(np.abs(err))),
-            "w1": float(wasserstein_distance(r, p))}
+            "rmse": float(np.sqrt(np.mean(err**2)))}
+
+
+def metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """``error_metrics``, max |error| and the Wasserstein-1 distance of the value distributions."""
+    from scipy.stats import wasserstein_distance
+
+    r, p = np.ravel(ref), np.ravel(pred)
+    return {**error_metrics(r, p), "max_abs": float(np.max(np.abs(p - r))), "w1": float(wasserstein_distance(r, p))}
 
 
 def critical_point_sets(doc: dict) -> dict[str, np.ndarray]:

@@ -21,9 +21,9 @@ def _grid_metrics(net, inputs, items) -> dict[str, float]:
         for x, it in zip(inputs, items):
             preds.append(net(torch.from_numpy(x)[None, None])[0].numpy().ravel())
             refs.append(it.elf.ravel())
-    p, r = np.concatenate(preds), np.concatenate(refs)
-    return {"r2": float(1 - np.sum((p - r) ** 2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(p - r))),
-            "rmse": float(np.sqrt(np.mean((p - r) ** 2)))}
+    from geoelf.analysis.compare import error_metrics
+
+    return error_metrics(np.concatenate(refs), np.concatenate(preds))
 
 
 def train_cnn(cfg: TrainConfig, train_items: list[Item], val_items: list[Item], progress: bool = True) -> Path:

@@ -45,9 +45,9 @@ def evaluate_probes(net, val: list[tuple], cfg_net, device: str = "cpu") -> dict
             batch = make_batch([(atoms, pts)], cfg_net.cutoff_atom, cfg_net.cutoff_probe, device=device)
             preds.append(net(batch).cpu().numpy())
             refs.append(y)
-    p, r = np.concatenate(preds), np.concatenate(refs)
-    return {"r2": float(1 - np.sum((p - r) ** 2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(p - r))),
-            "rmse": float(np.sqrt(np.mean((p - r) ** 2)))}
+    from geoelf.analysis.compare import error_metrics
+
+    return error_metrics(np.concatenate(refs), np.concatenate(preds))
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
