@@ -57,7 +57,8 @@ def main() -> None:
             print(f"{result['sample']}: R² = {result['r2']:.7f}, max |Δ| = {result['max_abs']:.2e}, "
                   f"ΔP = {result['dp_gpa']:+.3f} GPa, {result['seconds']:.0f} s")
     if args.record:
-        record = {"command": f"python scripts/check_reproducibility.py --n {args.n} --seed {args.seed} --record",
+        dataset = os.path.relpath(args.dataset, Path(__file__).resolve().parents[1])
+        record = {"command": f"python scripts/check_reproducibility.py {dataset} --n {args.n} --seed {args.seed} --record",
                   "date": time.strftime("%Y-%m-%d"), "nprocs": os.environ.get("GEOELF_NPROCS", "default"),
                   "samples": results}
         (Path(args.dataset) / "reproducibility.json").write_text(json.dumps(record, indent=1) + "\n")
