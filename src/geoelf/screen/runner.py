@@ -359,6 +359,10 @@ def _compute(tasks: list[tuple[str, str, list]], parts: Path, opts: ScreenOption
             peak = max([peak, *[r["worker_peak_mb"] or 0.0 for r in done]])
             bar.update(len(frames))
             bar.set_postfix(frames_per_s=f"{len(rows) / max(time.perf_counter() - t0, 1e-9):.2f}")
+    except KeyboardInterrupt:
+        # the shutdown that follows is the user's wish: Dask's warnings about it are noise
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        raise
     finally:
         bar.close()
         if own is not None:
