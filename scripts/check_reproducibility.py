@@ -3,7 +3,7 @@
     python scripts/check_reproducibility.py [DATASET] [--n 3] [--seed 0] [--record]
 
 With --record the results go to DATASET/reproducibility.json, which the dataset card reports.
-Exit status 1 when any sample is reproduced with R² below 0.9999 (issue 3's threshold).
+Exit status 1 when any sample is reproduced with R² below 0.9999 (the dataset's reproducibility target).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def main() -> None:
     print(f"wrote {root / 'DATASET.md'} ({doc['total']} samples)")
 
 
-# what v1 was planned to hold (issue 3's minimums)
+# what v1 was planned to hold (its minimum counts)
 PLANNED_64, PLANNED_128, PLANNED_CRYSTALS = 360, 30, 10
 
 
@@ -175,7 +175,7 @@ def _reproducibility(root: Path) -> list[str]:
     record = json.loads(path.read_text())
     out = ["## Reproducibility", "",
            f"Stored samples recomputed from their structures with `geoelf dft elf` on {record['date']} "
-           f"(`GEOELF_NPROCS={record['nprocs']} {record['command']}`). Issue 3 asks for R² ≥ 0.9999:", "",
+           f"(`GEOELF_NPROCS={record['nprocs']} {record['command']}`). The target is R² ≥ 0.9999:", "",
            "| sample | atoms | R² against the stored ELF | max abs difference | ΔP (GPa) | seconds |",
            "|---|---|---|---|---|---|"]
     out += [f"| {r['sample']} | {r['natoms']} | {r['r2']:.7f} | {r['max_abs']:.1e} | {r['dp_gpa']:+.3f} | {r['seconds']:.0f} |"

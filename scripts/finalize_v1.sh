@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GEOELF=.venv/bin/geoelf
 PYTHON=.venv/bin/python
-RUN=${RUN:-runs/dense-h-v1-v3e}  # session 24 (version 4); version 3: runs/dense-h-v1-v3d; version 2: runs/dense-h-v1-v2
+RUN=${RUN:-runs/dense-h-v1-v3e}  # version 4; version 3: runs/dense-h-v1-v3d; version 2: runs/dense-h-v1-v2
 CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
 MODEL=src/geoelf/models/dense-h-v1
 EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5
@@ -32,7 +32,7 @@ case "${1:-}" in
     # the recipe (version 4: orientation and l = 3, 4 probe channels, 75 min) is the config file; a rerun resumes the run
     $GEOELF train configs/dense-h-v1.yaml out="$RUN" device=cpu ;;
   cnn)
-    # one core for 60 min, as in session 10, so that the baseline's budget does not change
+    # one core for 60 min, as when it was first trained, so that the baseline's budget does not change
     $GEOELF train configs/elfnet-cnn.yaml out="$CNN_RUN" threads=1 steps=100000 minutes=60 lr_by_time=true val_every=100
     # the baseline is chosen on the validation split: replace baselines/elfnet-cnn only if this wins
     for m in baselines/elfnet-cnn "$CNN_RUN"/model; do

@@ -5,7 +5,7 @@
 Takes every `--every`-th sample of the split with even grid sizes, keeps the points (0::2)³, brings
 them back to the full grid by geoelf's own trilinear and cubic B-spline interpolants, by Fourier
 zero padding and by a periodic quintic B-spline, and prints R², MAE and max error pooled over all points. This is the error
-a model evaluated on the half-resolution grid would carry even if it were exact (session 19).
+a model evaluated on the half-resolution grid would carry even if it were exact.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DFT-protocol noise in the terms of the residual analysis (issue 5, item 2).
+"""DFT-protocol noise in the terms of the residual analysis.
 
 For a few stored snapshots per density, the ELF is recomputed with cheaper or more converged
 settings — Γ only, 2×2×2, one step denser than the protocol mesh, 40 Ry at the protocol mesh,

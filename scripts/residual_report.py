@@ -1,4 +1,4 @@
-"""The residual report (issue 5): do the seed study's three claims hold for our model and data?
+"""The residual report: do the seed study's three claims hold for our model and data?
 
     python scripts/residual_report.py "data/v1/fluid/h64_rs1.33_T2800_s111/*.h5" ... \
         --model dense-h-v1 [--compare runs/lr/model ...] [--compare-base runs/local/model] \

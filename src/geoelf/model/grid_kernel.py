@@ -10,7 +10,7 @@ table look-up times the atom's channel value instead of a K-term sum. The kernel
 set of channel widths (numba literals), which lets LLVM vectorise its short channel loops. Against
 the earlier scatter-order kernel with per-atom tables it takes 0.21 instead of 0.34 s for
 version 2's channels on a 64-atom 48³ grid, and about 0.3 instead of 0.68 s with l = 3, 4 channels
-(2 threads; docs/experiments.md, session 23). It computes the same sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested), in slabs of
+(2 threads; docs/experiments.md). It computes the same sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested), in slabs of
 grid planes so big grids stay within memory; ``head_inputs`` then turns the channels into the
 head's invariant features in one pass.
 """
@@ -276,7 +276,7 @@ COMPILE_NOTICE = "compiling the grid kernel for this model's channel widths (onc
 # The compiled ``_sum_planes`` per (widths, dtype). Through the dispatcher, ``numba.literally`` types every
 # call twice, the first time failing with an exception (about 20 ms a call); that exception's traceback
 # also holds the call's arguments, the slab's output arrays, in a reference cycle that only the garbage
-# collector frees: a 2,000-atom cell on a 200³ grid peaked at 3.0 GB instead of 1.55 GB (session 25).
+# collector frees: a 2,000-atom cell on a 200³ grid peaked at 3.0 GB instead of 1.55 GB.
 _ENTRY_POINTS: dict[tuple, object] = {}
 
 

@@ -1,7 +1,7 @@
 """Long-range channels: smooth periodic fields of learned atomic charges, summed in reciprocal space.
 
 The local ProbeNet lets a probe see atoms within ``cutoff_probe`` only. The long-range channels give
-it the whole cell at low resolution (the "low-k head" of issue 5): each atom carries C learned
+it the whole cell at low resolution (a "low-k head"): each atom carries C learned
 charges q_ic = Linear(h_i), and channel c at point r is the periodic sum of Gaussians of width σ_c
 
     L_c(r) = (V / N) Σ_i q_ic Σ_T g_σc(r − R_i − T) = (1 / N) Σ_G S_c(G) exp(−σ_c² |G|² / 2) e^{iG·r},
