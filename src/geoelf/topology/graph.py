@@ -148,9 +148,11 @@ class EnclosedIndex:
     rel: np.ndarray
     kind: np.ndarray
 
+    def __post_init__(self) -> None:
+        self.sign = 1 - 2 * (np.asarray(self.kind) % 2)  # the index of each point, computed once
+
     def __call__(self, k: int, scale: float) -> int:
-        sign = 1 - 2 * (self.kind % 2)
-        return int(np.sum(sign[(self.region == k) & (self.rel < scale)]))
+        return int(np.sum(self.sign[(self.region == k) & (self.rel < scale)]))
 
 
 def region_scales(region: list[list[int]], pos: np.ndarray, radii: np.ndarray, interp: Interpolator, cell: np.ndarray,
