@@ -1,6 +1,6 @@
 """Training-step time of ProbeNet on dataset v1: eager against torch.compile, by batch shape.
 
-    python benchmarks/bench_train_step.py configs/dense-h-v1-v3b-candidate.yaml \
+    python benchmarks/bench_train_step.py configs/dense-h-v1.yaml \
         [--batches 4x500 1x500] [--threads 2] [--steps 60] [--runs 3]
 
 For each batch shape (structures × probes a structure) and mode, one process draws random

@@ -3,7 +3,7 @@
     python scripts/compare_models.py "data/v1/fluid/h64_rs1.33_T2800_s111/*.h5" runs/ab/A/model runs/ab/B/model \
         [--threads 2] [--runs 7]
 
-For each model: `geoelf evaluate FILES --no-topology --json` (R², MAE, RMSE, W1 pooled over every
+For each model: `geoelf evaluate FILES --no-topology` (``geoelf.analysis.evaluate``) (R², MAE, RMSE, W1 pooled over every
 grid point of every file), the median seconds to predict the first file's grid (first call
 excluded as warm-up) and the parameter count. Run it on a quiet machine when the times matter.
 """
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import statistics
-import subprocess
-import sys
 import time
 
 
@@ -26,6 +23,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
+    from geoelf.analysis.evaluate import evaluate, references
     from geoelf.io import read_elf
     from geoelf.model.predict import Predictor
 
@@ -35,12 +33,8 @@ def main() -> None:
     ref = read_elf(files[0])  # dataset samples (.h5) too
     print(f"{len(files)} files; time on {'×'.join(map(str, ref.shape))} with {len(ref.atoms)} atoms, {args.threads} threads")
     for model in args.models:
-        done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *files, "--model", model, "--json", "--no-topology"],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{model}: {done.stderr.strip()}")
-        a = json.loads(done.stdout)["aggregate"]
         pred = Predictor(model, threads=args.threads)
+        a = evaluate(pred, references(files), topology=False)["aggregate"]
         times = []
         for _ in range(args.runs):
             t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Train ProbeNet on a GPU machine that cannot hold the whole dataset (the lent device: 64 MiB of tree).
+"""Train ProbeNet from a compact pack of a dataset split, on a machine where the HDF5 dataset is too large to carry.
 
 ``pack`` writes a split of dataset v1 as one compact file: positions, cells and the ELF quantised to
 uint16 (step 1/65535 ≈ 1.5e-5, far below the model's error) and delta-coded along the fastest grid

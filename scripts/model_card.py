@@ -18,8 +18,6 @@ import argparse
 import glob
 import json
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 
@@ -35,7 +33,7 @@ def split_files(split: str) -> tuple[str, list[str], str]:
 
 
 def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path | None = None) -> tuple[dict, str]:
-    """Run `geoelf evaluate` on a dataset split or on NAME=GLOB; returns the JSON document and the command.
+    """`geoelf evaluate` (``geoelf.analysis.evaluate``) on a dataset split or on NAME=GLOB; returns the JSON document and the command.
     ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
     taken instead of a rerun (baselines, whose figures do not change from one candidate to the next)."""
     split_name, files, pattern = split_files(split)
@@ -46,10 +44,13 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path |
     kept = reuse / f"{model_label(model)}_{split_name}.json" if reuse else None
     if kept is not None and kept.exists():
         return json.loads(kept.read_text()), f"{shown}   # from {kept}"
-    done = subprocess.run([sys.executable, "-m", "geoelf.cli.main", "evaluate", *where, *options], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"evaluate failed: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout), shown
+    from geoelf.analysis.evaluate import evaluate as evaluate_model
+    from geoelf.analysis.evaluate import references
+    from geoelf.model.baselines import get_model
+
+    refs = references(files) if files else references(dataset=dataset, split=split)
+    doc = evaluate_model(get_model(model), refs, topology=topology)
+    return json.loads(json.dumps(doc)), shown  # as `geoelf evaluate --json` prints it
 
 
 def reused_evaluation(out_dir: Path, weights_hash: str) -> Path:

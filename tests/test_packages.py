@@ -67,6 +67,7 @@ HAND_EDITS = {
     "lithium added": (lambda c: {**c, "net": {**c["net"], "species": [1, 3]}}, "net.species [1, 3]"),
     "domain removed": (lambda c: {k: v for k, v in c.items() if k != "domain"}, "'domain' is missing"),
     "unknown setting": (lambda c: {**c, "net": {**c["net"], "dropout": 0.1}}, "unknown net settings 'dropout'"),
+    "retired setting on": (lambda c: {**c, "net": {**c["net"], "vector_gram": True}}, "net.vector_gram = True is a retired setting"),
     "invalid JSON": (lambda c: "{net: ", "unreadable config.json"),
 }
 

@@ -293,3 +293,23 @@ def test_a_screen_of_dataset_v1_test_frames_has_complete_topology_in_every_row(t
         doc = topology_document(an)
         assert [row[f"n_{k}"] for k in ("max", "bond", "ring", "cage")] == [doc["counts"][k] for k in ("max", "bond", "ring", "cage")]
         assert row["phi_3d"] == pytest.approx(an.graph_phi.phi_3d, abs=1e-12)
+
+
+def test_predict_network_describes_a_frame_exactly_as_a_screen_row(setup, small, tmp_path, capsys):
+    """One description of a frame: `geoelf predict --network --json` prints the same keys and values
+    as the screen row of the same frame, model and grid."""
+    import json
+
+    from geoelf.topology.network import FRAME_KEYS
+
+    out = tmp_path / "res.parquet"
+    screen([str(small / "a.extxyz")], str(out), opts(setup), workers=1, progress=False)
+    rows = table(out)
+    capsys.readouterr()
+    assert main(["predict", str(small / "a.extxyz"), "--model", str(setup / "model"), "--grid", "10", "10", "10",
+                 "--network", "--json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert len(docs) == len(rows) == 6
+    for doc, row in zip(docs, rows):
+        assert list(doc["network"]) == list(FRAME_KEYS)
+        assert doc["network"] == {k: row[k] for k in FRAME_KEYS}

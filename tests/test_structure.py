@@ -1,4 +1,5 @@
-"""The package's import graph has no cycles (imports inside functions count; typing-only ones do not)."""
+"""The package's import graph has no cycles and no upward imports (imports inside functions count;
+typing-only ones do not). The layers are those drawn in docs/design/architecture.md."""
 
 from __future__ import annotations
 
@@ -80,3 +81,34 @@ def test_geoelf_has_no_import_cycle():
     graph = import_graph()
     assert len(graph) > 40 and "geoelf.model.predict" in graph["geoelf.model.baselines"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+# Lowest first: a module may import modules of its own layer or below, never above.
+LAYERS: list[tuple[str, ...]] = [
+    ("geoelf.errors", "geoelf.units", "geoelf.provenance", "geoelf.resources", "geoelf.field", "geoelf.interp",
+     "geoelf.neighbours", "geoelf.io", "geoelf.data.sample", "geoelf.plots"),
+    ("geoelf.topology",),
+    ("geoelf.analysis", "geoelf.dft", "geoelf.data"),
+    ("geoelf.model",),
+    ("geoelf.train", "geoelf.screen"),
+    ("geoelf.cli",),
+]
+
+
+def layer(module: str) -> int:
+    """The layer of a module: that of the longest prefix listed in LAYERS."""
+    best, rank = "", -1
+    for k, names in enumerate(LAYERS):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and len(name) > len(best):
+                best, rank = name, k
+    if rank < 0:
+        raise KeyError(f"{module} is in no layer: add it to LAYERS (and to the architecture page)")
+    return rank
+
+
+def test_no_module_imports_from_a_higher_layer():
+    graph = import_graph()
+    assert layer("geoelf.data.sample") == 0 and layer("geoelf.data.dataset") == 2
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() if m != "geoelf" for d in deps if layer(d) > layer(m))
+    assert not upward, "\n".join(upward)

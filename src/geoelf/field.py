@@ -7,7 +7,8 @@ Lengths are in Å. The field is periodic in all three directions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ class Field:
     """
 
     data: np.ndarray
-    atoms: "Atoms"
+    atoms: Atoms
     name: str = "ELF"
     meta: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -79,11 +80,11 @@ class Field:
 
         return interpolator(self, order).value(frac)
 
-    def with_data(self, data: np.ndarray, name: str | None = None) -> "Field":
+    def with_data(self, data: np.ndarray, name: str | None = None) -> Field:
         """A new field on the same structure with other values."""
         return Field(data, self.atoms.copy(), name or self.name, dict(self.meta))
 
-    def validate(self, path: str | None = None, unit_interval: bool = False) -> "Field":
+    def validate(self, path: str | None = None, unit_interval: bool = False) -> Field:
         """Check that the field is usable: finite values, non-singular cell; optionally in [0, 1]."""
         check_cell(self.cell, path)
         if not np.all(np.isfinite(self.data)):

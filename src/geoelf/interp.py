@@ -166,6 +166,7 @@ class Interpolator:
         if self.order != 3:
             raise ValueError("the trilinear interpolant has no Hessian")
         _, _, h = self.evaluate_u(self._grid_units(frac))
+        assert h is not None  # order 3
         return np.einsum("ja,mab,kb->mjk", self.jac, h, self.jac)
 
 

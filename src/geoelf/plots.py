@@ -45,9 +45,19 @@ def slice_frame(field: Field, plane: str = "001", offset: float = 0.0, atoms: li
     return cell[axis] * offset, cell[u].copy(), cell[v].copy()
 
 
-def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0, atoms: list[int] | None = None,
-               isovalue: float | None = None, resolution: int = 300, cmap: str = "viridis", vmin: float = 0.0,
-               vmax: float = 1.0, label: str = "ELF") -> str:
+def slice_plot(
+    field: Field,
+    path: str,
+    plane: str = "001",
+    offset: float = 0.0,
+    atoms: list[int] | None = None,
+    isovalue: float | None = None,
+    resolution: int = 300,
+    cmap: str = "viridis",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    label: str = "ELF",
+) -> str:
     """PNG of a field on a plane (ELF by default), with atoms within 0.6 Å of it drawn as circles."""
     plt = _pyplot()
     origin, ea, eb = slice_frame(field, plane, offset, atoms)
@@ -75,8 +85,12 @@ def slice_plot(field: Field, path: str, plane: str = "001", offset: float = 0.0,
     ax.set_xlabel("Å")
     ax.set_ylabel("Å")
     where = f"atoms {atoms}" if atoms is not None else f"({plane}) plane at {offset:g}"
-    ax.set_title(f"{label}, {where}" + (f"; contour {isovalue:.3f}" if isovalue is not None else "")
-                 + "\natoms: solid within 0.2 Å of the plane, dashed within 0.6 Å", fontsize=9)
+    ax.set_title(
+        f"{label}, {where}"
+        + (f"; contour {isovalue:.3f}" if isovalue is not None else "")
+        + "\natoms: solid within 0.2 Å of the plane, dashed within 0.6 Å",
+        fontsize=9,
+    )
     fig.colorbar(mesh, ax=ax, label=label)
     fig.tight_layout()
     fig.savefig(path)
@@ -106,8 +120,14 @@ def _circle(xy, r, in_plane: bool):
     """Atoms in the plane (within 0.2 Å) solid, atoms up to 0.6 Å off it dashed."""
     from matplotlib.patches import Circle
 
-    return Circle(xy, r, facecolor="none", edgecolor="red", linewidth=1.2 if in_plane else 0.8,
-                  linestyle="-" if in_plane else "--")
+    return Circle(
+        xy,
+        r,
+        facecolor="none",
+        edgecolor="red",
+        linewidth=1.2 if in_plane else 0.8,
+        linestyle="-" if in_plane else "--",
+    )
 
 
 def histogram_plot(field: Field, path: str, other: Field | None = None, labels: tuple[str, str] = ("ELF", "")) -> str:

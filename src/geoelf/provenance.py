@@ -31,8 +31,10 @@ def canonical_sha256(obj: Any) -> str:
 
 def model_provenance(model: Any) -> dict[str, Any]:
     """Name, version and hashes of a loaded model (a Predictor, a CNN package or a baseline)."""
-    return dict(getattr(model, "provenance", None) or {"model": model.name, "model_version": None,
-                                                       "weights_sha256": None, "config_sha256": None})
+    return dict(
+        getattr(model, "provenance", None)
+        or {"model": model.name, "model_version": None, "weights_sha256": None, "config_sha256": None}
+    )
 
 
 def run_provenance(model: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@ refuse what cannot fit) and the threading environment of geoelf's processes.
 
 The estimates are upper bounds measured on this package's own paths (peak resident memory of
 ``geoelf predict`` and ``analyse`` for 64 atoms on 96³ and 160³ grids, 2,000 atoms on 200³): the
-grid kernel's slab buffers and the model are a fixed ≈ 0.6 GB, the predicted field 8–16 bytes a point, the topology analysis
-(spline table, gradients, percolation order) under 200 bytes a point.
+grid kernel's slab buffers and the model are a fixed ≈ 0.6 GB, the predicted field 8–16 bytes a point, the
+topology analysis (spline table, gradients, percolation order) under 200 bytes a point.
 """
 
 from __future__ import annotations
@@ -47,5 +47,8 @@ def require_memory(nbytes: int, what: str, path: str | None = None, limit_gb: fl
     limit = int(limit_gb * 2**30) if limit_gb else available_bytes()
     if nbytes > limit:
         source = f"--max-memory {limit_gb:g} GB" if limit_gb else "available memory"
-        raise GeoelfError(f"{what} needs about {nbytes / 2**30:.3g} GB, more than the {source} "
-                          f"({limit / 2**30:.3g} GB); use a coarser grid", path)
+        raise GeoelfError(
+            f"{what} needs about {nbytes / 2**30:.3g} GB, more than the {source} "
+            f"({limit / 2**30:.3g} GB); use a coarser grid",
+            path,
+        )

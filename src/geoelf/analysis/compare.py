@@ -15,8 +15,11 @@ def error_metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """R² (1 − SS_res / SS_tot), MAE and RMSE of ``pred`` against ``ref`` (any shapes, same size)."""
     r, p = np.ravel(ref), np.ravel(pred)
     err = p - r
-    return {"r2": float(1 - np.sum(err**2) / np.sum((r - r.mean()) ** 2)), "mae": float(np.mean(np.abs(err))),
-            "rmse": float(np.sqrt(np.mean(err**2)))}
+    return {
+        "r2": float(1 - np.sum(err**2) / np.sum((r - r.mean()) ** 2)),
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+    }
 
 
 def metrics(ref: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -36,7 +39,9 @@ def critical_point_sets(doc: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def match_critical_points(ref_doc: dict, pred_doc: dict, cell: np.ndarray, tol: float = MATCH_DISTANCE) -> dict[str, Any]:
+def match_critical_points(
+    ref_doc: dict, pred_doc: dict, cell: np.ndarray, tol: float = MATCH_DISTANCE
+) -> dict[str, Any]:
     """One-to-one matching (closest pairs first) of same-type critical points within ``tol`` Å."""
     from geoelf.topology.graph import PeriodicNeighbours
 
@@ -55,8 +60,13 @@ def match_critical_points(ref_doc: dict, pred_doc: dict, cell: np.ndarray, tol: 
         by_kind[kind] = {"ref": int(len(a)), "pred": int(len(b)), "matched": matched}
     total_ref = sum(v["ref"] for v in by_kind.values())
     total_matched = sum(v["matched"] for v in by_kind.values())
-    return {"cp_ref": total_ref, "cp_pred": sum(v["pred"] for v in by_kind.values()), "cp_matched": total_matched,
-            "cp_unmatched_ref": total_ref - total_matched, "by_kind": by_kind}
+    return {
+        "cp_ref": total_ref,
+        "cp_pred": sum(v["pred"] for v in by_kind.values()),
+        "cp_matched": total_matched,
+        "cp_unmatched_ref": total_ref - total_matched,
+        "by_kind": by_kind,
+    }
 
 
 def compare(ref: Field, pred: Field, topology: bool = True) -> dict[str, Any]:

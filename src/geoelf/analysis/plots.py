@@ -72,7 +72,9 @@ def residual_plots(files: list[dict], rows: list[dict], ref, pred, folder: str) 
     if known:
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=110)
         p = [r["pressure_gpa"] for r in known]
-        for ax, key, label in zip(axes, ("rms", "xi", "longwave_fraction"), ("residual RMS", "ξ (Å)", "long-wave fraction")):
+        for ax, key, label in zip(
+            axes, ("rms", "xi", "longwave_fraction"), ("residual RMS", "ξ (Å)", "long-wave fraction")
+        ):
             mean = np.array([r[key]["mean"] for r in known])
             lo = mean - np.array([r[key]["ci95"][0] for r in known])
             hi = np.array([r[key]["ci95"][1] for r in known]) - mean
@@ -88,5 +90,7 @@ def residual_plots(files: list[dict], rows: list[dict], ref, pred, folder: str) 
         plt.close(fig)
     delta = pred.with_data(pred.data - ref.data, name="residual")
     lim = float(np.max(np.abs(delta.data))) or 1.0
-    paths.append(slice_plot(delta, str(out / "delta_slice.png"), cmap="RdBu_r", vmin=-lim, vmax=lim, label="prediction − DFT"))
+    paths.append(
+        slice_plot(delta, str(out / "delta_slice.png"), cmap="RdBu_r", vmin=-lim, vmax=lim, label="prediction − DFT")
+    )
     return paths

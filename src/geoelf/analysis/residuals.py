@@ -89,7 +89,9 @@ def correlation_length(r: np.ndarray, c: np.ndarray) -> tuple[float, float, floa
     n = int(stop[0]) if len(stop) else len(r)
     n = max(n, 3)
     try:
-        popt, pcov = curve_fit(lambda x, ell: np.exp(-x / ell), r[:n], c[:n], p0=[xi if np.isfinite(xi) else r[1]], maxfev=2000)
+        popt, pcov = curve_fit(
+            lambda x, ell: np.exp(-x / ell), r[:n], c[:n], p0=[xi if np.isfinite(xi) else r[1]], maxfev=2000
+        )
         return xi, float(popt[0]), float(np.sqrt(pcov[0, 0]))
     except (RuntimeError, ValueError):
         return xi, float("nan"), float("nan")
@@ -97,7 +99,7 @@ def correlation_length(r: np.ndarray, c: np.ndarray) -> tuple[float, float, floa
 
 def mean_nearest_hh(field: Field) -> float:
     """Mean distance (Å) from each H atom to its nearest H neighbour (periodic)."""
-    from geoelf.model.neighbours import neighbour_pairs
+    from geoelf.neighbours import neighbour_pairs
 
     h = field.atoms[field.atoms.numbers == 1]
     if len(h) < 1:
@@ -140,10 +142,21 @@ def residual_report(ref: Field, pred: Field) -> dict[str, Any]:
     xi_ref = correlation_length(*autocorrelation(ref))[0]
     sst = float(np.sum((ref.data - ref.data.mean()) ** 2))
     return {
-        "rms": float(np.sqrt(np.mean(delta**2))), "bias": float(delta.mean()), "xi": xi, "xi_fit": xi_fit, "xi_fit_err": xi_err,
-        "xi_reference": xi_ref, "d_hh": d_hh, "k_cut": k_cut, "longwave_fraction": frac, "reference_longwave_fraction": ref_frac,
-        "r2": 1 - float(np.sum(delta**2)) / sst, "r2_without_longwave": 1 - float(np.sum(short**2)) / sst,
-        "spectrum": spectrum(ref, delta), "reference_spectrum": spectrum(ref), "autocorrelation": {"r": r.tolist(), "c": c.tolist()},
+        "rms": float(np.sqrt(np.mean(delta**2))),
+        "bias": float(delta.mean()),
+        "xi": xi,
+        "xi_fit": xi_fit,
+        "xi_fit_err": xi_err,
+        "xi_reference": xi_ref,
+        "d_hh": d_hh,
+        "k_cut": k_cut,
+        "longwave_fraction": frac,
+        "reference_longwave_fraction": ref_frac,
+        "r2": 1 - float(np.sum(delta**2)) / sst,
+        "r2_without_longwave": 1 - float(np.sum(short**2)) / sst,
+        "spectrum": spectrum(ref, delta),
+        "reference_spectrum": spectrum(ref),
+        "autocorrelation": {"r": r.tolist(), "c": c.tolist()},
     }
 
 
@@ -166,11 +179,28 @@ def by_pressure(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for f in files:
         groups.setdefault(pressure_bin(f.get("pressure_gpa")), []).append(f)
     out = []
-    for name, fs in sorted(groups.items(), key=lambda kv: np.nanmean([f.get("pressure_gpa") or np.nan for f in kv[1]]) if kv[0] != "unknown" else 1e9):
-        row: dict[str, Any] = {"bin_gpa": name, "files": len(fs),
-                               "pressure_gpa": float(np.nanmean([f.get("pressure_gpa") or np.nan for f in fs])) if name != "unknown" else None}
-        for key in ("rms", "xi", "xi_fit", "longwave_fraction", "d_hh", "xi_reference", "reference_longwave_fraction", "r2",
-                    "r2_without_longwave"):
+    for name, fs in sorted(
+        groups.items(),
+        key=lambda kv: np.nanmean([f.get("pressure_gpa") or np.nan for f in kv[1]]) if kv[0] != "unknown" else 1e9,
+    ):
+        row: dict[str, Any] = {
+            "bin_gpa": name,
+            "files": len(fs),
+            "pressure_gpa": float(np.nanmean([f.get("pressure_gpa") or np.nan for f in fs]))
+            if name != "unknown"
+            else None,
+        }
+        for key in (
+            "rms",
+            "xi",
+            "xi_fit",
+            "longwave_fraction",
+            "d_hh",
+            "xi_reference",
+            "reference_longwave_fraction",
+            "r2",
+            "r2_without_longwave",
+        ):
             mean, lo, hi = bootstrap_ci([f[key] for f in fs])
             row[key] = {"mean": mean, "ci95": [lo, hi]}
         out.append(row)

@@ -41,9 +41,13 @@ def elf_value(text: str) -> float:
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["cube", "vasp", "xsf", "npz", "sample"], help="input format (default: from name/content)")
+    p.add_argument(
+        "--format", choices=["cube", "vasp", "xsf", "npz", "sample"], help="input format (default: from name/content)"
+    )
     p.add_argument("--fix-qe-elf", action="store_true", help="correct QE 6.8–7.5 ELF files (QE issue 819)")
-    p.add_argument("--block", type=int, default=0, help="dataset / spin block to read (default 0; ELFCAR spin down = 1)")
+    p.add_argument(
+        "--block", type=int, default=0, help="dataset / spin block to read (default 0; ELFCAR spin down = 1)"
+    )
 
 
 def read_field(args: argparse.Namespace, path: str, elf: bool = True):

@@ -34,8 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from geoelf.data import dataset as ds
 
     if args.action == "build":
-        meta = {"phase": args.phase, "temperature_k": args.temperature, "rs": args.rs,
-                "pressure_gpa": args.pressure, "trajectory": args.trajectory}
+        meta = {
+            "phase": args.phase,
+            "temperature_k": args.temperature,
+            "rs": args.rs,
+            "pressure_gpa": args.pressure,
+            "trajectory": args.trajectory,
+        }
         written = ds.import_files(args.output, args.inputs, meta)
         print(f"{len(written)} new samples in {args.output} ({len(ds.find_samples(args.output))} in all)")
     elif args.action == "info":
@@ -65,4 +70,6 @@ def _print_info(doc: dict) -> None:
             print(f"  {key:16s} " + ", ".join(f"{k}: {v}" for k, v in doc[key].items()))
     if doc.get("pressure_range_gpa"):
         lo, hi = doc["pressure_range_gpa"]
-        print(f"  pressure         {lo:.0f} – {hi:.0f} GPa (DFT stress, static ions; the ideal-gas term is stored apart)")
+        print(
+            f"  pressure         {lo:.0f} – {hi:.0f} GPa (DFT stress, static ions; the ideal-gas term is stored apart)"
+        )

@@ -17,7 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("-o", "--output", required=True, metavar="DIR", help="samples go to DIR/<name>.h5")
     e.add_argument("--cube", action="store_true", help="also write DIR/<name>.ELF.cube.gz")
     e.add_argument("--workers", type=int, default=1, help="structures computed at once (cores are shared)")
-    e.add_argument("--phase", default=None, help="phase label stored with the samples (default: from the file, else 'unknown')")
+    e.add_argument(
+        "--phase", default=None, help="phase label stored with the samples (default: from the file, else 'unknown')"
+    )
     _profile_options(e)
     m = sub.add_parser("md", help="Born–Oppenheimer MD of fluid hydrogen from a random molecular start")
     m.add_argument("-o", "--output", required=True, metavar="DIR", help="trajectory folder (resumable)")
@@ -47,7 +49,9 @@ def _profile(args):
 
     profile = Profile.load(args.profile, nprocs=args.nprocs)
     if not profile.available():
-        raise GeoelfError(f"{profile.pw} / {profile.pp} not found: install quantum-espresso or set GEOELF_PW / GEOELF_PP")
+        raise GeoelfError(
+            f"{profile.pw} / {profile.pp} not found: install quantum-espresso or set GEOELF_PW / GEOELF_PP"
+        )
     return profile
 
 
@@ -79,10 +83,17 @@ def run(args: argparse.Namespace) -> int:
         from geoelf.dft.elf import label_batch
 
         profile = _profile(args)
-        counts = label_batch(read_structures(args.structures, args.phase), args.output, profile,
-                             workers=args.workers, write_cube=args.cube)
-        print(f"{counts['done']} computed, {counts['skipped_existing']} already done, {counts['rejected']} rejected "
-              f"(reasons in {args.output}/rejected.jsonl)")
+        counts = label_batch(
+            read_structures(args.structures, args.phase),
+            args.output,
+            profile,
+            workers=args.workers,
+            write_cube=args.cube,
+        )
+        print(
+            f"{counts['done']} computed, {counts['skipped_existing']} already done, {counts['rejected']} rejected "
+            f"(reasons in {args.output}/rejected.jsonl)"
+        )
         return 0 if counts["rejected"] == 0 else 1
     if args.action == "md":
         from geoelf.dft.md import run_md, snapshot_items
@@ -90,14 +101,25 @@ def run(args: argparse.Namespace) -> int:
 
         profile = _profile(args)
         rs = args.rs if args.rs is not None else wigner_seitz_rs(args.volume_per_atom, 1)
-        snaps = run_md(args.output, args.natoms, rs, args.temperature, args.snapshots, args.interval,
-                       args.equilibration, args.seed, profile)
+        snaps = run_md(
+            args.output,
+            args.natoms,
+            rs,
+            args.temperature,
+            args.snapshots,
+            args.interval,
+            args.equilibration,
+            args.seed,
+            profile,
+        )
         print(f"{len(snaps)} snapshots in {args.output}/segments (volume {volume_per_atom(rs):.4f} Å³/atom)")
         if args.label:
             from geoelf.dft.elf import label_batch
 
             counts = label_batch(snapshot_items(args.output), args.label, profile)
-            print(f"{counts['done']} labelled, {counts['skipped_existing']} already done, {counts['rejected']} rejected")
+            print(
+                f"{counts['done']} labelled, {counts['skipped_existing']} already done, {counts['rejected']} rejected"
+            )
         return 0
     if args.action == "relax":
         from ase.io import write
@@ -109,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
         atoms = read_frames(args.structure)[-1]
         out, facts = relax(atoms, args.pressure, args.fmax, args.steps, profile)
         write(args.output, out)
-        print(f"{'converged' if facts['converged'] else 'NOT converged'} in {facts['steps']} steps "
-              f"({facts['n_scf']} SCF): P = {facts['pressure_gpa']:.1f} GPa, E = {facts['energy_ev']:.4f} eV -> {args.output}")
+        print(
+            f"{'converged' if facts['converged'] else 'NOT converged'} in {facts['steps']} steps "
+            f"({facts['n_scf']} SCF): P = {facts['pressure_gpa']:.1f} GPa, E = {facts['energy_ev']:.4f} eV"
+            f" -> {args.output}"
+        )
         return 0 if facts["converged"] else 1
     return 2

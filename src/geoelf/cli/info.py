@@ -50,10 +50,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for d in docs:
         print(f"{d['file']}  ({d['format']})")
-        print(f"  structure  {d['formula']}, {d['natoms']} atoms, volume {d['volume_A3']:.4f} Å³"
-              + (f", rs = {d['rs_bohr']:.3f} bohr" if "rs_bohr" in d else ""))
-        print("  cell       a, b, c = " + ", ".join(f"{x:.5f}" for x in d["cell_lengths_A"]) + " Å;  α, β, γ = "
-              + ", ".join(f"{x:.3f}" for x in d["cell_angles_deg"]) + "°")
-        print("  grid       " + " × ".join(map(str, d["grid"])) + "   spacing " + ", ".join(f"{x:.4f}" for x in d["spacing_A"]) + " Å")
+        print(
+            f"  structure  {d['formula']}, {d['natoms']} atoms, volume {d['volume_A3']:.4f} Å³"
+            + (f", rs = {d['rs_bohr']:.3f} bohr" if "rs_bohr" in d else "")
+        )
+        print(
+            "  cell       a, b, c = "
+            + ", ".join(f"{x:.5f}" for x in d["cell_lengths_A"])
+            + " Å;  α, β, γ = "
+            + ", ".join(f"{x:.3f}" for x in d["cell_angles_deg"])
+            + "°"
+        )
+        print(
+            "  grid       "
+            + " × ".join(map(str, d["grid"]))
+            + "   spacing "
+            + ", ".join(f"{x:.4f}" for x in d["spacing_A"])
+            + " Å"
+        )
         print(f"  values     min {d['min']:.6g}   max {d['max']:.6g}   mean {d['mean']:.6g}")
     return 0

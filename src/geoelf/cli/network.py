@@ -34,15 +34,30 @@ def run(args: argparse.Namespace) -> int:
         cp, grid = d["methods"]["critical_points"], d["methods"]["grid"]
         print(d["file"])
         print(f"  {'':22s} {'φ_1D':>7s} {'φ_2D':>7s} {'φ_3D':>7s} {'φ*':>7s}")
-        print("  critical-point graph   " + " ".join(f"{fmt(cp[k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")))
-        print("  grid percolation       " + " ".join(f"{fmt(grid[k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")))
-        print("   ± grid spacing        " + " ".join(f"{fmt(grid['uncertainty'][k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")))
+        print(
+            "  critical-point graph   "
+            + " ".join(f"{fmt(cp[k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star"))
+        )
+        print(
+            "  grid percolation       "
+            + " ".join(f"{fmt(grid[k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star"))
+        )
+        print(
+            "   ± grid spacing        "
+            + " ".join(f"{fmt(grid['uncertainty'][k], 3):>7s}" for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star"))
+        )
         net = d["h_network"]
         fr = net["fractions"]
-        print(f"  H network at ELF = {net['isovalue']:.3f}: {net['n_h']} H; "
-              + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fr.items() if v) + f"; largest cluster {net['largest_cluster']} H")
+        print(
+            f"  H network at ELF = {net['isovalue']:.3f}: {net['n_h']} H; "
+            + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fr.items() if v)
+            + f"; largest cluster {net['largest_cluster']} H"
+        )
         for pair in net["bonded_pairs"][:10]:
-            print(f"    H{pair['i']}–H{pair['j']} {tuple(pair['shift'])}: ELF {pair['elf']:.3f} at {pair['distance']:.3f} Å")
+            print(
+                f"    H{pair['i']}–H{pair['j']} {tuple(pair['shift'])}: "
+                f"ELF {pair['elf']:.3f} at {pair['distance']:.3f} Å"
+            )
         if len(net["bonded_pairs"]) > 10:
             print(f"    … {len(net['bonded_pairs']) - 10} more pairs (--json lists all)")
     return 0

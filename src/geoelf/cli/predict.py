@@ -8,18 +8,37 @@ from geoelf.cli.common import elf_value, positive_float, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("structures", nargs="+", metavar="STRUCTURE", help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)")
+    p.add_argument(
+        "structures",
+        nargs="+",
+        metavar="STRUCTURE",
+        help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)",
+    )
     p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1)")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N", help="grid points along a, b, c")
     grid.add_argument("--spacing", type=positive_float, metavar="Å", help="largest grid spacing")
     grid.add_argument("--like", metavar="REF", help="the grid (and cell) of this reference ELF file")
-    p.add_argument("-o", "--output", help="ELF file (.cube, ELFCAR, .xsf, .npz, + .gz); several frames get _NNNNN before the suffix")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="ELF file (.cube, ELFCAR, .xsf, .npz, + .gz); several frames get _NNNNN before the suffix",
+    )
     p.add_argument("--network", action="store_true", help="also compute φ_1D/2D/3D, φ* and the H network")
-    p.add_argument("--isovalue", type=elf_value, default=0.7,
-                   help="ELF at which H clusters are counted with --network (default 0.7, as in screen; at φ_3D every H percolates)")
+    p.add_argument(
+        "--isovalue",
+        type=elf_value,
+        default=0.7,
+        help="ELF at which H clusters are counted with --network "
+        "(default 0.7, as in screen; at φ_3D every H percolates)",
+    )
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: all)")
-    p.add_argument("--max-memory", type=positive_float, metavar="GB", help="refuse grids that would need more (default: available memory)")
+    p.add_argument(
+        "--max-memory",
+        type=positive_float,
+        metavar="GB",
+        help="refuse grids that would need more (default: available memory)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -43,8 +62,11 @@ def _reference_grid(path: str, all_frames: list):
     like = read(path)
     for source, index, atoms in all_frames:
         if not np.allclose(atoms.cell.array, like.cell, atol=1e-4):
-            raise GeoelfError(f"--like: the cell of {source} frame {index} differs from this file's cell; "
-                              "give --grid or --spacing instead", path)
+            raise GeoelfError(
+                f"--like: the cell of {source} frame {index} differs from this file's cell; "
+                "give --grid or --spacing instead",
+                path,
+            )
     return like
 
 
@@ -74,13 +96,20 @@ def run(args: argparse.Namespace) -> int:
         writable_format(args.output)
     all_frames = list(frames(args.structures))
     like = _reference_grid(args.like, all_frames) if args.like else None
-    shapes = [like.shape if like is not None else grid_shape(atoms.cell.array, args.grid, args.spacing, source, args.network,
-                                                              args.max_memory) for source, _, atoms in all_frames]
+    shapes = [
+        like.shape
+        if like is not None
+        else grid_shape(atoms.cell.array, args.grid, args.spacing, source, args.network, args.max_memory)
+        for source, _, atoms in all_frames
+    ]
     predictor = get_model(args.model, args.threads)
     for source, index, atoms in all_frames:  # every frame checked before the first is predicted
         predictor.check(atoms, f"{source} frame {index}")
-    options = {"grid": list(args.grid) if args.grid else None, "spacing_A": args.spacing,
-               "like": file_sha256(args.like) if args.like else None}
+    options = {
+        "grid": list(args.grid) if args.grid else None,
+        "spacing_A": args.spacing,
+        "like": file_sha256(args.like) if args.like else None,
+    }
     if args.network:
         from geoelf.topology.network import TOPOLOGY_SETTINGS
 
@@ -90,9 +119,18 @@ def run(args: argparse.Namespace) -> int:
     docs = []
     for n, ((source, index, atoms), shape) in enumerate(zip(all_frames, shapes)):
         pred = predictor.grid(atoms, shape, source=source)
-        doc = {"source": source, "frame": index, "natoms": len(atoms), "grid": list(shape), "seconds": round(pred.seconds, 4),
-               "out_of_domain": pred.out_of_domain, "domain_notes": pred.domain_notes, "model": predictor.name,
-               "input_sha256": hashes[source], "provenance": provenance}
+        doc = {
+            "source": source,
+            "frame": index,
+            "natoms": len(atoms),
+            "grid": list(shape),
+            "seconds": round(pred.seconds, 4),
+            "out_of_domain": pred.out_of_domain,
+            "domain_notes": pred.domain_notes,
+            "model": predictor.name,
+            "input_sha256": hashes[source],
+            "provenance": provenance,
+        }
         for note in pred.domain_notes:
             log.warning("%s frame %d: outside the training domain: %s", source, index, note)
         if args.output:
@@ -101,15 +139,10 @@ def run(args: argparse.Namespace) -> int:
             doc["output"] = output_name(args.output, n, len(all_frames) > 1)
             write(pred.field, doc["output"])
         if args.network:
-            from geoelf.topology.network import analyse, h_network, networking
+            from geoelf.topology.network import frame_descriptors
 
-            an = analyse(pred.field)
-            net = networking(pred.field, an)
-            doc["network"] = {k: net[k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
-            doc["network"]["grid"] = {k: net["methods"]["grid"][k] for k in ("phi_1d", "phi_2d", "phi_3d", "phi_star")}
-            clusters = h_network(pred.field, isovalue=args.isovalue, analysis=an)
-            doc["h_network"] = {k: v for k, v in clusters.items() if k not in ("file", "clusters", "bonded_pairs")}
-            doc["h_network"]["isovalue"] = args.isovalue
+            # the same description of a frame as a row of `geoelf screen`
+            doc["network"] = frame_descriptors(pred.field, args.isovalue)
         docs.append(doc)
         if not args.json:
             line = f"{source} [{index}] {len(atoms)} atoms, grid {'×'.join(map(str, shape))}: {pred.seconds:.3f} s"
@@ -120,10 +153,14 @@ def run(args: argparse.Namespace) -> int:
             print(line)
             if args.network:
                 net = doc["network"]
-                frac = doc["h_network"]["fractions"]
-                print(f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}")
-                print(f"  H at ELF ≥ {args.isovalue:g}: H2 {frac['H2']:.0%}, H3 {frac['H3']:.0%}, extended {frac['extended']:.0%};"
-                      f" largest cluster {doc['h_network']['largest_cluster']} H")
+                print(
+                    f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  "
+                    f"φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}  (Morse sum {net['morse_sum']})"
+                )
+                print(
+                    f"  H at ELF ≥ {args.isovalue:g}: H2 {net['h2_fraction']:.0%}, H3 {net['h3_fraction']:.0%}, "
+                    f"extended {net['extended_fraction']:.0%}; largest cluster {net['largest_cluster']} H"
+                )
     if args.json:
         print_json(docs[0] if len(docs) == 1 else docs)
     return 0

@@ -26,7 +26,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.file}")
     print(f"  maxima {c['max']}  bond {c['bond']}  ring {c['ring']}  cage {c['cage']}   Morse sum {doc['morse_sum']}")
     merged = doc["merged"]
-    print(f"  merged into nuclear attractors: {sum(merged.values())} points ({', '.join(f'{k} {v}' for k, v in merged.items())})")
+    print(
+        f"  merged into nuclear attractors: {sum(merged.values())} points "
+        f"({', '.join(f'{k} {v}' for k, v in merged.items())})"
+    )
     print(f"  {'kind':5s} {'value':>8s}  {'frac a':>8s} {'frac b':>8s} {'frac c':>8s}  label / joins")
     for p in doc["points"]:
         extra = p.get("label", "")

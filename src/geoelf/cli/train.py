@@ -7,7 +7,9 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", metavar="CONFIG.yaml")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override settings, e.g. steps=500 net.features=64")
+    p.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="override settings, e.g. steps=500 net.features=64"
+    )
     p.add_argument("--out", help="output folder (same as out=...)")
 
 

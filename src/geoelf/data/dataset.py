@@ -73,7 +73,7 @@ def info(root: str | Path) -> dict[str, Any]:
     splits = load_splits(root) if Path(root).is_dir() else {}
     total_bytes = sum(os.path.getsize(r["path"]) for r in rows)
     by = lambda key: dict(sorted(Counter(str(key(r)) for r in rows).items()))  # noqa: E731
-    pressures = [r.get("pressure_gpa") for r in rows if r.get("pressure_gpa") is not None]
+    pressures = [float(r["pressure_gpa"]) for r in rows if r.get("pressure_gpa") is not None]
     return {
         "root": str(root),
         "total": len(rows),
@@ -125,7 +125,7 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
             splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop(1))
         splits["train"].extend(trajs)
     splits = {k: sorted(set(v)) for k, v in splits.items()}
-    rule = " ".join(make_splits.__doc__.split("\n\n")[1].split())
+    rule = " ".join((make_splits.__doc__ or "").split("\n\n")[1].split())
     with atomic_path(Path(root) / "splits.json") as tmp:
         Path(tmp).write_text(json.dumps({"version": 2, "rule": rule, "splits": splits}, indent=1))
     return splits

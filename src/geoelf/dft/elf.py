@@ -8,9 +8,10 @@ import math
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -63,8 +64,13 @@ def scf(atoms: Atoms, workdir: Path, profile: Profile, protocol: ElfProtocol) ->
     return result
 
 
-def compute_elf(atoms: Atoms, profile: Profile | None = None, protocol: ElfProtocol | None = None,
-                workdir: str | Path | None = None, keep: bool = False) -> ElfRun:
+def compute_elf(
+    atoms: Atoms,
+    profile: Profile | None = None,
+    protocol: ElfProtocol | None = None,
+    workdir: str | Path | None = None,
+    keep: bool = False,
+) -> ElfRun:
     """SCF + pp.x ELF of ``atoms`` (hydrogen, any periodic cell). Raises DftFailure on a bad run."""
     profile = profile or Profile.load()
     protocol = protocol or ElfProtocol()
@@ -87,13 +93,23 @@ def compute_elf(atoms: Atoms, profile: Profile | None = None, protocol: ElfProto
         field = Field(field.data, atoms.copy(), "ELF")
         kmesh = protocol.kmesh(atoms.cell.array)
         meta = {
-            "protocol": protocol.as_dict(), "protocol_id": protocol.id, "qe_version": result.qe_version,
-            "pseudo": PSEUDO_H, "pseudo_sha256": file_sha256(profile.pseudo_folder() / PSEUDO_H),
-            "kmesh": list(kmesh), "n_kpoints": result.n_kpoints, "ecutwfc_ry": protocol.ecutwfc,
-            "energy_ev": result.energy_ev, "fermi_ev": result.fermi_ev, "pressure_gpa": result.pressure_gpa,
+            "protocol": protocol.as_dict(),
+            "protocol_id": protocol.id,
+            "qe_version": result.qe_version,
+            "pseudo": PSEUDO_H,
+            "pseudo_sha256": file_sha256(profile.pseudo_folder() / PSEUDO_H),
+            "kmesh": list(kmesh),
+            "n_kpoints": result.n_kpoints,
+            "ecutwfc_ry": protocol.ecutwfc,
+            "energy_ev": result.energy_ev,
+            "fermi_ev": result.fermi_ev,
+            "pressure_gpa": result.pressure_gpa,
             "stress_gpa": None if result.stress_gpa is None else result.stress_gpa.tolist(),
-            "scf_iterations": result.scf_iterations, "fft_grid": list(field.shape),
-            "seconds_scf": round(t1 - t0, 2), "seconds_pp": round(t2 - t1, 2), "nprocs": profile.nprocs,
+            "scf_iterations": result.scf_iterations,
+            "fft_grid": list(field.shape),
+            "seconds_scf": round(t1 - t0, 2),
+            "seconds_pp": round(t2 - t1, 2),
+            "nprocs": profile.nprocs,
         }
         return ElfRun(field, result, meta)
     finally:
@@ -116,16 +132,22 @@ def _pools(nprocs: int, kmesh: tuple[int, int, int]) -> int:
 
 
 def _last_error(text: str) -> str:
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    lines = [row.strip() for row in text.splitlines() if row.strip()]
     for i, line in enumerate(lines):
         if line.startswith("Error in routine"):
             return " ".join(lines[i : i + 2])[:200]
     return (lines[-1] if lines else "no output")[:200]
 
 
-def label_batch(items: Iterable[tuple[str, Atoms, dict[str, Any]]], out_dir: str | Path, profile: Profile,
-                protocol: ElfProtocol | None = None, progress: bool = True, workers: int = 1,
-                write_cube: bool = False) -> dict[str, int]:
+def label_batch(
+    items: Iterable[tuple[str, Atoms, dict[str, Any]]],
+    out_dir: str | Path,
+    profile: Profile,
+    protocol: ElfProtocol | None = None,
+    progress: bool = True,
+    workers: int = 1,
+    write_cube: bool = False,
+) -> dict[str, int]:
     """Label structures into ``out_dir/<sample_id>.h5``; finished samples are skipped (resumable).
 
     Each sample is written to a temporary name and renamed when complete, so a run killed at any

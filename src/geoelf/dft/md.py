@@ -62,7 +62,7 @@ def random_molecular_start(natoms: int, rs_bohr: float, seed: int) -> Atoms:
     axes = rng.normal(size=(nmol, 3))
     axes /= np.linalg.norm(axes, axis=1)[:, None]
     pos = np.concatenate([np.array(centres) + 0.5 * H2_BOND * axes, np.array(centres) - 0.5 * H2_BOND * axes])
-    atoms = Atoms("H%d" % natoms, positions=pos, cell=[length] * 3, pbc=True)
+    atoms = Atoms(f"H{natoms}", positions=pos, cell=[length] * 3, pbc=True)
     atoms.wrap()
     return atoms
 
@@ -99,12 +99,22 @@ class Trajectory:
     def snapshots(self) -> list[Atoms]:
         """Frames after equilibration, with their metadata in ``atoms.info``."""
         cfg = json.loads((self.folder / "run.json").read_text())
-        return [read(p) for p in self.done()[cfg["equilibration_segments"]:]]
+        return [read(p) for p in self.done()[cfg["equilibration_segments"] :]]
 
 
-def run_md(folder: str | Path, natoms: int, rs: float, temperature_k: float, snapshots: int,
-           interval: int = 60, equilibration: int = 300, seed: int = 0, profile: Profile | None = None,
-           settings: MdSettings | None = None, progress: bool = True) -> list[Atoms]:
+def run_md(
+    folder: str | Path,
+    natoms: int,
+    rs: float,
+    temperature_k: float,
+    snapshots: int,
+    interval: int = 60,
+    equilibration: int = 300,
+    seed: int = 0,
+    profile: Profile | None = None,
+    settings: MdSettings | None = None,
+    progress: bool = True,
+) -> list[Atoms]:
     """Run (or resume, or extend) an MD trajectory until it holds ``snapshots`` snapshots."""
     from tqdm import tqdm
 
@@ -113,9 +123,18 @@ def run_md(folder: str | Path, natoms: int, rs: float, temperature_k: float, sna
     traj = Trajectory(folder)
     n_eq = math.ceil(equilibration / interval)
     name = Path(folder).name
-    cfg = traj.init({"natoms": natoms, "rs": rs, "temperature_k": temperature_k, "seed": seed,
-                     "interval": interval, "equilibration_segments": n_eq, "trajectory": name,
-                     "settings": settings.__dict__})
+    cfg = traj.init(
+        {
+            "natoms": natoms,
+            "rs": rs,
+            "temperature_k": temperature_k,
+            "seed": seed,
+            "interval": interval,
+            "equilibration_segments": n_eq,
+            "trajectory": name,
+            "settings": settings.__dict__,
+        }
+    )
     total = n_eq + snapshots
     start = len(traj.done())
     atoms = traj.last_atoms() or random_molecular_start(natoms, rs, seed)
@@ -139,15 +158,24 @@ def _segment(atoms: Atoms, index: int, traj: Trajectory, cfg: dict, settings: Md
         out = (work / "pw.out").read_text(errors="replace")
         frames, temps = parse_md_frames(out, len(atoms))
         if len(frames) < cfg["interval"]:
-            raise GeoelfError(f"pw.x MD segment {index} stopped after {len(frames)} steps (exit {rc})", str(work / "pw.out"))
+            raise GeoelfError(
+                f"pw.x MD segment {index} stopped after {len(frames)} steps (exit {rc})", str(work / "pw.out")
+            )
         new = Atoms(atoms.get_chemical_symbols(), positions=frames[-1], cell=atoms.cell, pbc=True)
         new.wrap()
         step = (index + 1) * cfg["interval"]
-        new.info.update({
-            "phase": "fluid", "rs": cfg["rs"], "temperature_k": cfg["temperature_k"], "trajectory": cfg["trajectory"],
-            "md_step": step, "segment": index, "t_ion_mean_k": float(np.mean(temps)) if temps else float("nan"),
-            "seconds_md_segment": round(seconds, 1),
-        })
+        new.info.update(
+            {
+                "phase": "fluid",
+                "rs": cfg["rs"],
+                "temperature_k": cfg["temperature_k"],
+                "trajectory": cfg["trajectory"],
+                "md_step": step,
+                "segment": index,
+                "t_ion_mean_k": float(np.mean(temps)) if temps else float("nan"),
+                "seconds_md_segment": round(seconds, 1),
+            }
+        )
         with atomic_path(traj.segments / f"seg_{index:04d}.xyz") as tmp:
             write(tmp, new, format="extxyz")
         log.info("segment %d: %.1f s, <T> = %.0f K", index, seconds, new.info["t_ion_mean_k"])
@@ -177,7 +205,9 @@ def wait_while_paused(pause_file: Path | None) -> None:
         log.info("resumed")
 
 
-def sample_and_label(root: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None = None) -> None:
+def sample_and_label(
+    root: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None = None
+) -> None:
     """Extend the MD trajectory ``run`` (name, natoms, rs, temperature_k, seed) under ``root/md`` one
     snapshot at a time up to ``snapshots``, labelling each new snapshot into ``root/fluid`` as soon
     as it exists. Resumable: finished segments and samples are kept; extending one snapshot at a
@@ -187,8 +217,18 @@ def sample_and_label(root: Path, run: dict[str, Any], snapshots: int, profile: P
     md_dir = root / "md" / run["name"]
     for count in range(1, snapshots + 1):
         wait_while_paused(pause_file)
-        run_md(md_dir, run["natoms"], run["rs"], run["temperature_k"], count, interval=60, equilibration=300, seed=run["seed"],
-               profile=profile, progress=False)
+        run_md(
+            md_dir,
+            run["natoms"],
+            run["rs"],
+            run["temperature_k"],
+            count,
+            interval=60,
+            equilibration=300,
+            seed=run["seed"],
+            profile=profile,
+            progress=False,
+        )
         wait_while_paused(pause_file)
         label_batch(snapshot_items(md_dir), root / "fluid" / run["name"], profile, progress=False)
 

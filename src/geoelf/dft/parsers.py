@@ -71,12 +71,12 @@ def parse_pw_scf(text: str, natoms: int | None = None) -> ScfResult:
         res.scf_iterations = int(m[-1])
     if m := _WALL.findall(text):
         res.wall_s = qe_seconds(m[-1][1])
-    if m := _VERSION.search(text):
-        res.qe_version = m.group(1)
-    if m := _FFT.search(text):
-        res.fft_grid = tuple(int(x) for x in m.groups())  # type: ignore[assignment]
-    if m := _NKS.search(text):
-        res.n_kpoints = int(m.group(1))
+    if version := _VERSION.search(text):
+        res.qe_version = version.group(1)
+    if fft := _FFT.search(text):
+        res.fft_grid = tuple(int(x) for x in fft.groups())  # type: ignore[assignment]
+    if nks := _NKS.search(text):
+        res.n_kpoints = int(nks.group(1))
     return res
 
 
@@ -107,7 +107,7 @@ def parse_md_frames(text: str, natoms: int) -> tuple[list[np.ndarray], list[floa
     """All ATOMIC_POSITIONS blocks (Å, (natoms, 3) each) and the ionic temperatures (K) of an MD run."""
     frames: list[np.ndarray] = []
     for match in re.finditer(r"ATOMIC_POSITIONS \(angstrom\)\n", text):
-        lines = text[match.end():].splitlines()[:natoms]
+        lines = text[match.end() :].splitlines()[:natoms]
         try:
             frames.append(np.array([[float(x) for x in line.split()[1:4]] for line in lines]))
         except (ValueError, IndexError):

@@ -38,7 +38,7 @@ class Profile:
     pseudo_dir: str | None = None
 
     @classmethod
-    def load(cls, path: str | None = None, **overrides: object) -> "Profile":
+    def load(cls, path: str | None = None, **overrides: object) -> Profile:
         """Build the profile from file, environment and explicit overrides (None = not given)."""
         values: dict[str, object] = {}
         file = path or os.environ.get("GEOELF_PROFILE") or str(Path.home() / ".config/geoelf/profile.yaml")
@@ -105,5 +105,7 @@ def run_program(argv: list[str], workdir: Path, stdin_name: str, stdout_name: st
     """Run a QE program with input file ``stdin_name`` in ``workdir``; output to ``stdout_name``."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with open(workdir / stdout_name, "w") as out:
-        proc = subprocess.run(argv + ["-in", stdin_name], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        proc = subprocess.run(
+            [*argv, "-in", stdin_name], cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout
+        )
     return proc.returncode

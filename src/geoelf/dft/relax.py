@@ -10,6 +10,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from ase import Atoms
@@ -27,7 +28,7 @@ EV_A3_GPA = 160.21766208
 class QeScf(Calculator):
     """ASE calculator: one protocol SCF per geometry (energy eV, forces eV/Å, stress eV/Å³)."""
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+    implemented_properties: ClassVar[list[str]] = ["energy", "free_energy", "forces", "stress"]
 
     def __init__(self, profile: Profile, protocol: ElfProtocol, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -48,13 +49,22 @@ class QeScf(Calculator):
         # QE's stress is positive under compression; ASE's is positive under tension.
         stress = -res.stress_gpa / EV_A3_GPA
         self.results = {
-            "energy": res.energy_ev, "free_energy": res.energy_ev, "forces": res.forces_ev_a,
+            "energy": res.energy_ev,
+            "free_energy": res.energy_ev,
+            "forces": res.forces_ev_a,
             "stress": stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
         }
 
 
-def relax(atoms: Atoms, pressure_gpa: float, fmax: float = 0.02, max_steps: int = 100,
-          profile: Profile | None = None, protocol: ElfProtocol | None = None, trajectory: str | None = None) -> tuple[Atoms, dict]:
+def relax(
+    atoms: Atoms,
+    pressure_gpa: float,
+    fmax: float = 0.02,
+    max_steps: int = 100,
+    profile: Profile | None = None,
+    protocol: ElfProtocol | None = None,
+    trajectory: str | None = None,
+) -> tuple[Atoms, dict]:
     """Relax positions and cell of ``atoms`` at ``pressure_gpa``; returns the structure and facts."""
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
@@ -68,9 +78,15 @@ def relax(atoms: Atoms, pressure_gpa: float, fmax: float = 0.02, max_steps: int 
     opt = BFGS(flt, logfile=None, trajectory=trajectory)
     converged = bool(opt.run(fmax=fmax, steps=max_steps))
     stress = atoms.get_stress(voigt=False)
-    facts = {"converged": converged, "steps": opt.nsteps, "n_scf": calc.n_scf,
-             "pressure_gpa": float(-np.trace(stress) / 3 * EV_A3_GPA), "target_pressure_gpa": pressure_gpa,
-             "energy_ev": float(atoms.get_potential_energy()), "fmax_ev_a": float(np.abs(atoms.get_forces()).max())}
+    facts = {
+        "converged": converged,
+        "steps": opt.nsteps,
+        "n_scf": calc.n_scf,
+        "pressure_gpa": float(-np.trace(stress) / 3 * EV_A3_GPA),
+        "target_pressure_gpa": pressure_gpa,
+        "energy_ev": float(atoms.get_potential_energy()),
+        "fmax_ev_a": float(np.abs(atoms.get_forces()).max()),
+    }
     out = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
     out.info.update(facts)
     return out, facts

@@ -1,7 +1,8 @@
 """Reading and writing volumetric files; the format comes from the name, else from the content.
 
 Formats: ``cube`` (Gaussian cube, QE pp.x), ``vasp`` (ELFCAR, CHGCAR, CHG, PARCHG), ``xsf``
-(XCrySDen DATAGRID_3D), ``npz`` (native) and ``sample`` (a dataset sample, .h5; read only). Names ending in ``.gz`` are (de)compressed.
+(XCrySDen DATAGRID_3D), ``npz`` (native) and ``sample`` (a dataset sample, .h5; read only). Names ending in
+``.gz`` are (de)compressed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ def format_from_name(path: str) -> str | None:
         return "npz"
     if name.endswith((".h5", ".hdf5")):
         return "sample"
-    if name.endswith(".vasp") or any(k in name for k in ("elfcar", "chgcar", "parchg", "aeccar", "locpot")) or name == "chg":
+    if (
+        name.endswith(".vasp")
+        or any(k in name for k in ("elfcar", "chgcar", "parchg", "aeccar", "locpot"))
+        or name == "chg"
+    ):
         return "vasp"
     return None
 
@@ -111,7 +116,9 @@ def output_format(path: str, fmt: str | None = None) -> str:
     """The format a Field would be written in to ``path``; GeoelfError if the name tells none."""
     fmt = fmt or format_from_name(str(path))
     if fmt not in ("cube", "vasp", "xsf", "npz"):
-        raise GeoelfError("cannot tell the output format from the name (use .cube, .xsf, .npz or ELFCAR/CHGCAR)", str(path))
+        raise GeoelfError(
+            "cannot tell the output format from the name (use .cube, .xsf, .npz or ELFCAR/CHGCAR)", str(path)
+        )
     return fmt
 
 

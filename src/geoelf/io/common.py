@@ -7,14 +7,13 @@ import io
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from geoelf.errors import GeoelfError
-
 from geoelf.units import BOHR  # noqa: F401  (re-exported for the format modules)
 
 
@@ -128,8 +127,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator:
                 yield handle
             return
         # no time stamp or temp-file name in the gzip header: the same content gives the same bytes
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6,
-                                                    mtime=0) as zipped:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped,
+        ):
             if binary:
                 yield zipped
             else:

@@ -109,7 +109,7 @@ def write_cube(field: Field, path: str) -> None:
         out.append(f"{z:5d} {float(z):12.6f} {pos[0]:12.6f} {pos[1]:12.6f} {pos[2]:12.6f}")
     rows = field.data.reshape(n1 * n2, n3)
     fmt = " ".join(["%13.6E"] * n3)
-    body = []
+    body: list[str] = []
     for row in rows:
         # Gaussian writes each z-row as lines of at most 6 values.
         text = fmt % tuple(row)

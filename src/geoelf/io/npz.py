@@ -40,5 +40,12 @@ def read_npz(path: str) -> Field:
 
 def write_npz(field: Field, path: str) -> None:
     with atomic_output(path, "wb") as handle:
-        np.savez_compressed(handle, format=FORMAT, data=field.data, cell=field.cell,
-                            positions=field.atoms.positions, numbers=field.atoms.numbers, name=field.name)
+        np.savez_compressed(
+            handle,
+            format=FORMAT,
+            data=field.data,
+            cell=field.cell,
+            positions=field.atoms.positions,
+            numbers=field.atoms.numbers,
+            name=field.name,
+        )

@@ -97,8 +97,9 @@ def read_vasp(path: str, block: int = 0, density: bool | None = None) -> Field:
     if len(shape) != 3 or min(shape) < 1:
         raise GeoelfError(f"expected the grid line 'N1 N2 N3', got {lines[line].strip()[:30]!r}", path)
     npts = int(np.prod(shape))
-    blocks, tail = [], "\n".join(lines[line + 1 :]).split()
-    while True:
+    blocks: list[np.ndarray] = []
+    tail: list[str] | None = "\n".join(lines[line + 1 :]).split()
+    while tail is not None:
         if len(tail) < npts:
             if not blocks:
                 raise GeoelfError(f"VASP grid truncated: {len(tail)} of {npts} values", path)
@@ -107,8 +108,6 @@ def read_vasp(path: str, block: int = 0, density: bool | None = None) -> Field:
         if len(blocks) > block:
             break
         tail = _after_next_grid_line(tail[npts:], shape)
-        if tail is None:
-            break
     if block >= len(blocks):
         raise GeoelfError(f"block {block} requested, the file has {len(blocks)}", path)
     values = blocks[block].reshape(shape[::-1]).transpose(2, 1, 0)  # x fastest → [i, j, k]

@@ -45,9 +45,9 @@ def _vectors(lines: list[str], start: int, what: str, path: str) -> np.ndarray:
 def read_xsf(path: str, dataset: int = 0) -> Field:
     """Read the ``dataset``-th DATAGRID_3D of an XSF file as a periodic Field."""
     text = read_text(path)
-    lines = [l.split("#")[0].strip() for l in text.splitlines()]
-    lines = [l for l in lines if l]
-    upper = [l.upper() for l in lines]
+    lines = [row.split("#")[0].strip() for row in text.splitlines()]
+    lines = [row for row in lines if row]
+    upper = [row.upper() for row in lines]
     primvec = None
     numbers, positions = [], []
     if "PRIMVEC" in upper:
@@ -66,7 +66,7 @@ def read_xsf(path: str, dataset: int = 0) -> Field:
                 raise GeoelfError(f"XSF atom line malformed: {row[:40]!r}", path)
             numbers.append(_atom_number(tokens[0], path))
             positions.append(parse_floats(tokens[1:4], "atom position", path))
-    starts = [k for k, l in enumerate(upper) if l.startswith("BEGIN_DATAGRID_3D") or l.startswith("DATAGRID_3D_")]
+    starts = [k for k, row in enumerate(upper) if row.startswith(("BEGIN_DATAGRID_3D", "DATAGRID_3D_"))]
     if dataset >= len(starts):
         raise GeoelfError(f"XSF has {len(starts)} DATAGRID_3D blocks, block {dataset} requested", path)
     k = starts[dataset]
@@ -78,17 +78,17 @@ def read_xsf(path: str, dataset: int = 0) -> Field:
     origin = parse_floats(lines[k + 2].split()[:3], "DATAGRID_3D origin", path)
     span = _vectors(lines, k + 3, "spanning vectors", path)
     check_cell(span, path)
-    tokens: list[str] = []
+    grid_tokens: list[str] = []
     for line in lines[k + 6 :]:
         if line.upper().startswith("END_DATAGRID"):
             break
-        tokens.extend(line.split())
+        grid_tokens.extend(line.split())
     else:
         raise GeoelfError("XSF DATAGRID_3D block has no END_DATAGRID_3D", path)
     expected = int(np.prod(general))
-    if len(tokens) != expected:
-        raise GeoelfError(f"XSF grid has {len(tokens)} values, {expected} expected", path)
-    values = parse_floats(tokens, "grid values", path).reshape(general[::-1]).transpose(2, 1, 0)
+    if len(grid_tokens) != expected:
+        raise GeoelfError(f"XSF grid has {len(grid_tokens)} values, {expected} expected", path)
+    values = parse_floats(grid_tokens, "grid values", path).reshape(general[::-1]).transpose(2, 1, 0)
     values = values[:-1, :-1, :-1]  # drop the repeated end planes: periodic grid
     check_finite(values, path)
     if primvec is not None and not np.allclose(primvec, span, atol=1e-4):
@@ -102,7 +102,9 @@ def write_xsf(field: Field, path: str) -> None:
     out = ["CRYSTAL", "PRIMVEC"]
     out += ["  " + " ".join(f"{x:16.10f}" for x in row) for row in field.cell]
     out += ["PRIMCOORD", f"  {len(field.atoms)} 1"]
-    out += [f"  {z:3d} " + " ".join(f"{x:16.10f}" for x in p) for z, p in zip(field.atoms.numbers, field.atoms.positions)]
+    out += [
+        f"  {z:3d} " + " ".join(f"{x:16.10f}" for x in p) for z, p in zip(field.atoms.numbers, field.atoms.positions)
+    ]
     out += ["BEGIN_BLOCK_DATAGRID_3D", f"  geoelf_{field.name}", f"  BEGIN_DATAGRID_3D_{field.name}"]
     out.append("  " + " ".join(str(n + 1) for n in field.shape))
     out.append("  0.0 0.0 0.0")

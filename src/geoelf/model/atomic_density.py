@@ -13,14 +13,23 @@ import math
 
 import numba
 import numpy as np
+from ase import Atoms
 
 from geoelf.model.grid_kernel import fractional_reach, plane_pairs
 from geoelf.units import BOHR
 
 
 @numba.njit(cache=True, parallel=True)
-def _superpose(shape: np.ndarray, cell: np.ndarray, frac_atoms: np.ndarray, reach: np.ndarray, rc: float,
-               rho: np.ndarray, grad: np.ndarray, tau: np.ndarray) -> None:
+def _superpose(
+    shape: np.ndarray,
+    cell: np.ndarray,
+    frac_atoms: np.ndarray,
+    reach: np.ndarray,
+    rc: float,
+    rho: np.ndarray,
+    grad: np.ndarray,
+    tau: np.ndarray,
+) -> None:
     """Add ρ_a = e^{−2r}/π (bohr⁻³), ∇ρ_a (bohr⁻⁴) and τ_W,a = ρ_a/2 of every atom within ``rc`` Å."""
     n2 = shape[2]
     for i in numba.prange(shape[0]):
@@ -48,3 +57,22 @@ def superposed_1s(atoms, shape: tuple[int, int, int], cutoff: float = 4.0) -> tu
     tau = np.zeros(shape)
     _superpose(np.asarray(shape, dtype=np.int64), cell, frac, reach, float(cutoff), rho, grad, tau)
     return rho, grad, tau
+
+
+def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Superposed hydrogen 1s atoms on the grid: density ρ (bohr⁻³) and ELF, shapes (N1, N2, N3).
+
+    ρ = Σ ρ_a with ρ_a = e^{−2r}/π; τ = Σ τ_W,a (one orbital per atom); the ELF is
+    1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}.
+    """
+    rho, grad, tau = superposed_1s(atoms, shape)
+    rho = np.maximum(rho, 1e-12)
+    tau_w = np.sum(grad**2, axis=-1) / (8.0 * rho)
+    d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
+    chi = np.maximum(tau - tau_w, 0.0) / d_h
+    return rho, 1.0 / (1.0 + chi**2)
+
+
+def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
+    """The no-learning baseline: ELF of superposed hydrogen 1s atoms, (N1, N2, N3)."""
+    return promolecular(atoms, shape)[1]

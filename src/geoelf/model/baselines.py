@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from ase import Atoms
 
 from geoelf.field import Field
+from geoelf.model.atomic_density import promolecular_elf
 from geoelf.model.package import provenance as package_provenance
 from geoelf.model.predict import Prediction, check_structure
-from geoelf.train.data import promolecular_elf
 
 
 class PromolecularBaseline:
-    """No learning: the ELF of superposed hydrogen 1s atoms (see train.data.promolecular_elf)."""
+    """No learning: the ELF of superposed hydrogen 1s atoms (``atomic_density.promolecular_elf``)."""
 
     name = "promolecular"
-    provenance = {"model": "promolecular", "model_version": 1, "weights_sha256": None, "config_sha256": None}
+    provenance: ClassVar[dict[str, object]] = {
+        "model": "promolecular",
+        "model_version": 1,
+        "weights_sha256": None,
+        "config_sha256": None,
+    }
 
     def check(self, atoms: Atoms, source: str | None = None) -> None:
         check_structure(atoms, {1}, self.name, source)

@@ -6,12 +6,18 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from geoelf.model.neighbours import neighbour_pairs, neighbour_pairs_torch
+from geoelf.neighbours import neighbour_pairs, neighbour_pairs_torch
 
 
-def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, cutoff_probe: float,
-               dtype: torch.dtype = torch.float32, device: str = "cpu", brute_force: bool | None = None,
-               atom_pairs: list | None = None) -> dict:
+def make_batch(
+    structures: list[tuple[Atoms, np.ndarray]],
+    cutoff_atom: float,
+    cutoff_probe: float,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    brute_force: bool | None = None,
+    atom_pairs: list | None = None,
+) -> dict:
     """Concatenate (atoms, probe points (P, 3) Å) pairs into one batch; indices are offset.
 
     ``structures`` keeps, per structure, (first atom, end atom, cell, positions, points) for the
@@ -37,8 +43,15 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
         pi.append(p + probe_offset)
         pa.append(a + atom_offset)
         disp.append(dp.to(dtype))
-        whole.append((atom_offset, atom_offset + len(atoms), cell, torch.as_tensor(atoms.positions, dtype=dtype, device=device),
-                      torch.as_tensor(np.asarray(points), dtype=dtype, device=device)))
+        whole.append(
+            (
+                atom_offset,
+                atom_offset + len(atoms),
+                cell,
+                torch.as_tensor(atoms.positions, dtype=dtype, device=device),
+                torch.as_tensor(np.asarray(points), dtype=dtype, device=device),
+            )
+        )
         atom_offset += len(atoms)
         probe_offset += len(points)
 
@@ -46,9 +59,15 @@ def make_batch(structures: list[tuple[Atoms, np.ndarray]], cutoff_atom: float, c
         return torch.cat(parts).to(kind) if parts else torch.zeros(0, dtype=kind, device=device)
 
     return {
-        "numbers": cat(numbers, torch.long), "ai": cat(ai, torch.long), "aj": cat(aj, torch.long),
-        "d_aa": cat(d_aa, dtype).reshape(-1, 3), "n_probes": probe_offset, "pi": cat(pi, torch.long), "pa": cat(pa, torch.long),
-        "disp": cat(disp, dtype).reshape(-1, 3), "structures": whole,
+        "numbers": cat(numbers, torch.long),
+        "ai": cat(ai, torch.long),
+        "aj": cat(aj, torch.long),
+        "d_aa": cat(d_aa, dtype).reshape(-1, 3),
+        "n_probes": probe_offset,
+        "pi": cat(pi, torch.long),
+        "pa": cat(pa, torch.long),
+        "disp": cat(disp, dtype).reshape(-1, 3),
+        "structures": whole,
     }
 
 
@@ -57,5 +76,8 @@ def _pairs(points, positions, cell, cutoff: float, exclude_self: bool, brute: bo
     if brute:
         return neighbour_pairs_torch(points, positions, cell, cutoff, exclude_self=exclude_self, device=device)
     p, a, d = neighbour_pairs(points, positions, cell, cutoff, exclude_self=exclude_self)
-    return (torch.as_tensor(p, device=device), torch.as_tensor(a, device=device),
-            torch.as_tensor(d, dtype=torch.float64, device=device))
+    return (
+        torch.as_tensor(p, device=device),
+        torch.as_tensor(a, device=device),
+        torch.as_tensor(d, dtype=torch.float64, device=device),
+    )

@@ -10,16 +10,18 @@ table look-up times the atom's channel value instead of a K-term sum. The kernel
 set of channel widths (numba literals), which lets LLVM vectorise its short channel loops. Against
 the earlier scatter-order kernel with per-atom tables it takes 0.21 instead of 0.34 s for
 version 2's channels on a 64-atom 48³ grid, and about 0.3 instead of 0.68 s with l = 3, 4 channels
-(2 threads; docs/experiments.md). It computes the same sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested), in slabs of
-grid planes so big grids stay within memory; ``head_inputs`` then turns the channels into the
+(2 threads). It computes the same sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested), in slabs
+of grid planes so big grids stay within memory; ``head_inputs`` then turns the channels into the
 head's invariant features in one pass.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -43,12 +45,16 @@ def box(f: float, reach: float, n: int) -> range:
 @numba.njit(cache=True, inline="always")
 def cartesian(d0: float, d1: float, d2: float, cell: np.ndarray) -> tuple[float, float, float]:
     """A fractional displacement as a Cartesian one (Å); rows of ``cell`` are the lattice vectors."""
-    return (d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0], d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1],
-            d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2])
+    return (
+        d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0],
+        d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1],
+        d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2],
+    )
 
 
-def radial_table(filters: np.ndarray, centres: np.ndarray, width: float, rc: float, per_width: int = 8,
-                 dtype: type = np.float32) -> np.ndarray:
+def radial_table(
+    filters: np.ndarray, centres: np.ndarray, width: float, rc: float, per_width: int = 8, dtype: type = np.float32
+) -> np.ndarray:
     """(R + 1, 2, C): the channels' radial filters φ_c(r) = Σ_k rbf_k(r) filters[k, c] and their
     slopes at R + 1 equally spaced nodes r_m = m·rc/R Å (R: ``per_width`` intervals per Gaussian
     width), for cubic Hermite interpolation between the nodes.
@@ -71,8 +77,16 @@ def radial_table(filters: np.ndarray, centres: np.ndarray, width: float, rc: flo
 
 
 @numba.njit(cache=True, fastmath=True)
-def plane_pairs(i: int, shape: np.ndarray, cell: np.ndarray, frac: np.ndarray, reach: np.ndarray, rc: float,
-                 intervals: int, like: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def plane_pairs(
+    i: int,
+    shape: np.ndarray,
+    cell: np.ndarray,
+    frac: np.ndarray,
+    reach: np.ndarray,
+    rc: float,
+    intervals: int,
+    like: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The (grid point, atom image) pairs within ``rc`` Å of grid plane i, grouped by point: start
     (n1·n2 + 1,) so point q's pairs are start[q]:start[q + 1], their atom (E,), table interval (E,)
     and geometry (E, 4): the fraction t within the interval and the unit vector r̂ from atom to
@@ -230,9 +244,16 @@ def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt,
         _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s[part], v[part], t[part], high[part])
 
 
-def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.ndarray, table: np.ndarray,
-                  values: np.ndarray, widths: tuple[int, int, int, int, int], rc: float,
-                  planes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def grid_messages(
+    shape: tuple[int, int, int],
+    cell: np.ndarray,
+    positions: np.ndarray,
+    table: np.ndarray,
+    values: np.ndarray,
+    widths: tuple[int, int, int, int, int],
+    rc: float,
+    planes: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scalar (P, F), vector (P, 3, V), rank-2 (P, 6, T) probe channels and the l = 3, 4 power
     spectra (P, L3 + L4) for grid planes ``planes`` = (i0, i1), in the dtype of ``table``: float32
     (fast) or float64 (exact comparisons).
@@ -250,8 +271,26 @@ def grid_messages(shape: tuple[int, int, int], cell: np.ndarray, positions: np.n
     v = np.empty((npts, 3, nv), dtype=table.dtype)
     t = np.empty((npts, 6, nt), dtype=table.dtype)
     high = np.empty((npts, n3 + n4), dtype=table.dtype)
-    args = (i0, i1, np.array(shape, dtype=np.int64), cell, np.ascontiguousarray(frac), fractional_reach(cell, rc), float(rc),
-            np.ascontiguousarray(table), np.ascontiguousarray(values, dtype=table.dtype), nf, nv, nt, n3, n4, s, v, t, high)
+    args = (
+        i0,
+        i1,
+        np.array(shape, dtype=np.int64),
+        cell,
+        np.ascontiguousarray(frac),
+        fractional_reach(cell, rc),
+        float(rc),
+        np.ascontiguousarray(table),
+        np.ascontiguousarray(values, dtype=table.dtype),
+        nf,
+        nv,
+        nt,
+        n3,
+        n4,
+        s,
+        v,
+        t,
+        high,
+    )
     key = (nf, nv, nt, n3, n4, table.dtype.str)
     fast = _ENTRY_POINTS.get(key)
     if fast is not None:
@@ -277,19 +316,33 @@ COMPILE_NOTICE = "compiling the grid kernel for this model's channel widths (onc
 # call twice, the first time failing with an exception (about 20 ms a call); that exception's traceback
 # also holds the call's arguments, the slab's output arrays, in a reference cycle that only the garbage
 # collector frees: a 2,000-atom cell on a 200³ grid peaked at 3.0 GB instead of 1.55 GB.
-_ENTRY_POINTS: dict[tuple, object] = {}
+_ENTRY_POINTS: dict[tuple, Callable[..., None] | None] = {}
 
 
-def _entry_point(widths: tuple[int, int, int, int, int], dtype: np.dtype):
+def _entry_point(widths: tuple[int, int, int, int, int], dtype: np.dtype) -> Callable[..., None] | None:
     """The compiled entry point of ``_sum_planes`` for these literal widths and this table dtype (None if
-    not compiled: the caller then stays with the dispatcher)."""
+    not compiled: the caller then stays with the dispatcher).
+
+    A dispatcher's ``overloads`` map each compiled signature (the argument types, in the order of the
+    Python parameters) to its compile result; the width and table arguments are found by parameter name,
+    and ``test_grid_kernel`` checks that a compiled kernel is found on the numba version installed.
+    """
+    names = list(inspect.signature(_sum_planes.py_func).parameters)
+    width_at = [names.index(n) for n in _WIDTH_PARAMETERS]
+    table_at = names.index("table")
     want = numba.from_dtype(dtype)
     for signature, compiled in _sum_planes.overloads.items():
-        literal = signature[9:14]
-        if (all(isinstance(w, types.IntegerLiteral) for w in literal) and tuple(w.literal_value for w in literal) == widths
-                and signature[7].dtype == want):
+        literal = [signature[i] for i in width_at]
+        if (
+            all(isinstance(w, types.IntegerLiteral) for w in literal)
+            and tuple(w.literal_value for w in literal) == widths
+            and signature[table_at].dtype == want
+        ):
             return compiled.entry_point
     return None
+
+
+_WIDTH_PARAMETERS = ("nf", "nv", "nt", "n3", "n4")
 
 
 @numba.njit(cache=True, inline="always")
@@ -332,7 +385,7 @@ def quadratic(xx: float, yy: float, zz: float, xy: float, xz: float, yz: float, 
 def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, nf: int, nc: int, nd: int) -> np.ndarray:
     """The head's input features (P, n) from the kernel's channels, in one pass over the points.
 
-    Exactly the invariants of ``ProbeNet.head_from_channels`` without ``vector_gram`` or ``probe_cubic`` (tested equal),
+    Exactly the invariants of ``ProbeNet.head_from_channels`` (tested equal),
     in its order: s[:, :F]; |v_c|² (V); the traceless rank-2 norms |T_c − tr(T_c)/3|² (T); then with
     nc atom vectors m and nd atom tensors Q gathered into s: |m|², m·v, mᵀT̃m (min(nc, T) of them);
     |Q|², tr(Q T) (min(nd, T)), vᵀQv; then the l = 3, 4 power spectra ``high`` (P, L3 + L4), copied
@@ -363,8 +416,10 @@ def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, n
                 out[p, o + nc + c] = x * v[p, 0, c] + y * v[p, 1, c] + z * v[p, 2, c]
                 if c < kc:  # mᵀ T̃ m with T̃ = T − tr(T) I/3
                     tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
-                    out[p, o + 2 * nc + c] = quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c],
-                                                       t[p, 5, c], x, y, z) - tr * mm / 3
+                    out[p, o + 2 * nc + c] = (
+                        quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c], t[p, 5, c], x, y, z)
+                        - tr * mm / 3
+                    )
             o += 2 * nc + kc
         if nd:
             q0 = nf + 3 * nc  # Q_d = s[p, q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
@@ -372,9 +427,15 @@ def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, n
                 q = s[p, q0 + 6 * d : q0 + 6 * d + 6]
                 out[p, o + d] = traceless_norm(q[0], q[1], q[2], q[3], q[4], q[5])
                 if d < kd:
-                    out[p, o + nd + d] = (q[0] * t[p, 0, d] + q[1] * t[p, 1, d] + q[2] * t[p, 2, d]
-                                          + 2 * (q[3] * t[p, 3, d] + q[4] * t[p, 4, d] + q[5] * t[p, 5, d]))
-                out[p, o + nd + kd + d] = quadratic(q[0], q[1], q[2], q[3], q[4], q[5], v[p, 0, d], v[p, 1, d], v[p, 2, d])
+                    out[p, o + nd + d] = (
+                        q[0] * t[p, 0, d]
+                        + q[1] * t[p, 1, d]
+                        + q[2] * t[p, 2, d]
+                        + 2 * (q[3] * t[p, 3, d] + q[4] * t[p, 4, d] + q[5] * t[p, 5, d])
+                    )
+                out[p, o + nd + kd + d] = quadratic(
+                    q[0], q[1], q[2], q[3], q[4], q[5], v[p, 0, d], v[p, 1, d], v[p, 2, d]
+                )
             o += 2 * nd + kd
         for c in range(high.shape[1]):
             out[p, o + c] = high[p, c]

@@ -61,8 +61,9 @@ def structure_factor(q: torch.Tensor, positions: torch.Tensor, gvec: torch.Tenso
     return torch.cat(re, 1), torch.cat(im, 1)
 
 
-def coefficients(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor
-                 ) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
+def coefficients(
+    q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(m (M, 3), G (M, 3), A_re, A_im (C, M)): L_c(r) = mean_i q_ic + 2 Σ_M Re[A e^{iG·r}]."""
     m = half_space_indices(cell, g_max(float(sigmas.min())))
     recip = torch.as_tensor(2 * math.pi * np.linalg.inv(cell).T, dtype=q.dtype, device=q.device)
@@ -72,8 +73,9 @@ def coefficients(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sig
     return m, gvec, s_re * damp, s_im * damp
 
 
-def at_points(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor,
-              points: torch.Tensor) -> torch.Tensor:
+def at_points(
+    q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor, points: torch.Tensor
+) -> torch.Tensor:
     """Long-range channels (P, C) at Cartesian points (P, 3) Å for one structure."""
     _, gvec, a_re, a_im = coefficients(q, positions, cell, sigmas)
     out = q.mean(0)[None, :].expand(len(points), -1)
@@ -83,8 +85,9 @@ def at_points(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas
     return out
 
 
-def on_grid(q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor,
-            shape: tuple[int, int, int]) -> np.ndarray:
+def on_grid(
+    q: torch.Tensor, positions: torch.Tensor, cell: np.ndarray, sigmas: torch.Tensor, shape: tuple[int, int, int]
+) -> np.ndarray:
     """Long-range channels (C, n1, n2, n3), float32, on the periodic grid r = (j / n)·cell, by inverse FFT.
 
     Falls back to the direct sum when the grid is too coarse to hold every wavevector

@@ -5,8 +5,7 @@ Atoms carry invariant features refined by SchNet-style continuous-filter interac
 ``cutoff_probe``: scalar channels  s_p = Σ_a f(r_pa) ⊙ h_a  and vector channels
 v_p = Σ_a g(r_pa) ⊙ h_a ⊗ r̂_pa, whose squared norms |v_p|² (per channel) carry angular
 information about where the neighbours sit (at an H–H bond midpoint the vectors cancel) while
-staying exactly rotation invariant (with ``vector_gram``, all dot products v_c · v_d between
-channels instead). An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
+staying exactly rotation invariant. An MLP on [s_p, |v_p|²] and a sigmoid give the ELF in [0, 1].
 With ``atom_vector_features`` set, each atom also carries C vectors μ_a = Σ_b φ(r_ab) ⊙ h_b ⊗ r̂_ab
 (for a molecule: its bond axis), which probes gather as m_p = Σ_a g(r_pa) ⊙ μ_a and read through
 |m_p|², m_p · v_p and m_pᵀ T_p m_p: whether the probe lies along or across the bonds of the
@@ -22,8 +21,6 @@ A_p = Σ_a w(r_pa) ⊙ h_a Y_l(r̂_pa) (real spherical harmonics), read through 
 With ``long_range_sigmas`` set, the MLP also reads long-range channels L_c(p): periodic sums of
 broad Gaussians around every atom weighted by learned atomic charges (``longrange.py``), which
 let each probe see the whole cell at low resolution.
-With ``probe_cubic`` set, the head also reads four-body invariants of the probe's own channels, v_cᵀ T̃_c v_c and
-det T̃_c (``cubic_invariants``).
 Probes receive messages but never send them (DeepDFT's design), so the cost is linear in probes.
 
 Invariance: only distances, unit vectors summed into norms, and sums over atoms enter, so the
@@ -34,9 +31,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
+
+# Settings that packages written by geoelf 0.1 may carry, at their neutral value only: they were
+# architecture options of trial models that never shipped, and are accepted (and ignored) when off.
+RETIRED_OPTIONS: dict[str, object] = {
+    "vector_gram": False,
+    "atom_features": 0,
+    "atom_norm": False,
+    "probe_cubic": False,
+}
 
 
 @dataclass
@@ -53,10 +60,6 @@ class NetConfig:
     hidden: int = 64
     long_range_sigmas: list[float] = field(default_factory=list)  # Å; empty: local model only
     long_range_channels: int = 2  # learned charges per width
-    # True: the head reads every dot product v_c · v_d of the vector channels (their Gram matrix,
-    # upper triangle) instead of the squared norms alone: more three-body angular terms
-    # Σ_ab w_a^c w_b^d cos θ_ab at the cost of a wider first head layer
-    vector_gram: bool = False
     # > 0: that many rank-2 (l = 2) channels T_p = Σ_a t(r_pa) ⊙ h_a (r̂ r̂ᵀ − I/3), read through their
     # squared Frobenius norms Σ_ab w_a w_b (cos²θ_ab − 1/3): they tell "between two atoms on a line"
     # (where the vector channels cancel) from "beside one atom", the anisotropy of a bond's ELF
@@ -70,30 +73,12 @@ class NetConfig:
     # > 0: each interaction layer also reads, per atom, the squared norms of that many vector and
     # traceless rank-2 sums over its neighbours (three-body terms: how its neighbours sit around it)
     atom_angular_features: int = 0
-    # > 0: the atom graph's own width (embedding and interaction layers), projected to ``features``
-    # for what probes read; 0: ``features`` throughout. A wider atom graph costs little at prediction
-    # time, which is dominated by the probes (64 atoms against ~10⁵ grid points)
-    atom_features: int = 0
-    # True: each atom interaction layer layer-normalises what its update MLP reads (the continuous-
-    # filter sum and any angular invariants), so a neighbourhood whose sums exceed the training range
-    # (a crystal's sharp shells add up coherently) cannot drive that MLP far outside it
-    atom_norm: bool = False
     # > 0: that many probe channels of each higher angular order l = 3 and l = 4,
     # A_p^l = Σ_a w(r_pa) ⊙ h_a Y_l(r̂_pa) (real spherical harmonics), read through their power
     # spectra Σ_m |A_lm|² = Σ_ab w_a w_b P_l(cos θ_ab): the finer angular arrangement of the atoms
     # around an interstitial probe, which l ≤ 2 resolves only coarsely
     l3_features: int = 0
     l4_features: int = 0
-    # True (needs tensor_features): the head also reads the probe's cubic invariants, vᵀ T̃ v for the
-    # first min(V, T) vector and rank-2 channel pairs and det T̃ of each rank-2 channel (T̃: traceless
-    # part). They are four-body terms Σ_abc w_a t_b w_c (r̂_a·r̂_b)(r̂_b·r̂_c) − …: how three atoms around
-    # a probe sit relative to each other, which the power spectra (three-body) cannot resolve
-    probe_cubic: bool = False
-
-    @property
-    def atom_width(self) -> int:
-        """Width of the atom features inside the interaction layers."""
-        return self.atom_features or self.features
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -106,6 +91,8 @@ def cosine_cutoff(r: torch.Tensor, rc: float) -> torch.Tensor:
 
 class RadialBasis(nn.Module):
     """Gaussians on [0, rc] times the cosine cutoff, shape (E, K)."""
+
+    centres: torch.Tensor
 
     def __init__(self, n: int, rc: float) -> None:
         super().__init__()
@@ -120,21 +107,21 @@ class RadialBasis(nn.Module):
 
 class Interaction(nn.Module):
     """h_i += MLP(Σ_j W(rbf(r_ij)) ⊙ lin(h_j)) — SchNet's continuous-filter convolution.
-    ``extra``: the width of further per-atom inputs a subclass appends to the sum; ``norm``: a
-    LayerNorm on the update MLP's input."""
+    ``extra``: the width of further per-atom inputs a subclass appends to the sum."""
 
-    def __init__(self, f: int, k: int, extra: int = 0, norm: bool = False) -> None:
+    def __init__(self, f: int, k: int, extra: int = 0) -> None:
         super().__init__()
         self.filter = nn.Sequential(nn.Linear(k, f), nn.SiLU(), nn.Linear(f, f))
         self.lin = nn.Linear(f, f, bias=False)
-        self.out = nn.Sequential(*([nn.LayerNorm(f + extra)] if norm else []), nn.Linear(f + extra, f), nn.SiLU(), nn.Linear(f, f))
+        self.out = nn.Sequential(nn.Linear(f + extra, f), nn.SiLU(), nn.Linear(f, f))
 
     def aggregate(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
         """The continuous-filter sum Σ_j W(rbf(r_ij)) ⊙ lin(h_j), shape (N, F)."""
         return torch.zeros_like(h).index_add_(0, i, self.filter(rbf) * self.lin(h)[j])
 
-    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
-                unit: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor, unit: torch.Tensor
+    ) -> torch.Tensor:
         """``unit`` (E, 3): the pairs' unit vectors, which only ``AngularInteraction`` reads."""
         return h + self.out(self.aggregate(h, i, j, rbf))
 
@@ -145,14 +132,15 @@ class AngularInteraction(Interaction):
     Q_i's traceless part, i.e. Σ_jk w_j w_k P_l(cos θ_jik) for l = 1, 2. Radial sums alone cannot tell
     an atom with one near neighbour on each side from one with both on the same side."""
 
-    def __init__(self, f: int, k: int, a: int, norm: bool = False) -> None:
-        super().__init__(f, k, extra=2 * a, norm=norm)
+    def __init__(self, f: int, k: int, a: int) -> None:
+        super().__init__(f, k, extra=2 * a)
         self.a = a
         self.angular_filter = nn.Linear(k, 2 * a, bias=False)
         self.angular_lin = nn.Linear(f, 2 * a, bias=False)
 
-    def forward(self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor,
-                unit: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, i: torch.Tensor, j: torch.Tensor, rbf: torch.Tensor, unit: torch.Tensor
+    ) -> torch.Tensor:
         w = self.angular_filter(rbf) * self.angular_lin(h)[j]  # (E, 2A)
         n, a = h.shape[0], self.a
         mu = h.new_zeros(n, a, 3).index_add_(0, i, w[:, :a, None] * unit[:, None, :])
@@ -170,15 +158,18 @@ def spherical_l3(u: torch.Tensor) -> torch.Tensor:
     """Real spherical harmonics of order 3 (E, 7) of unit vectors (E, 3), scaled so that Σ_m Y_m² = 1."""
     x, y, z = u[:, 0], u[:, 1], u[:, 2]
     # orthonormal Y_3m times sqrt(4π / 7); the constants below already hold that factor
-    return torch.stack([
-        math.sqrt(5 / 8) * (3 * x * x - y * y) * y,
-        math.sqrt(15) * x * y * z,
-        math.sqrt(3 / 8) * y * (5 * z * z - 1),
-        0.5 * z * (5 * z * z - 3),
-        math.sqrt(3 / 8) * x * (5 * z * z - 1),
-        math.sqrt(15 / 4) * z * (x * x - y * y),
-        math.sqrt(5 / 8) * (x * x - 3 * y * y) * x,
-    ], dim=1)
+    return torch.stack(
+        [
+            math.sqrt(5 / 8) * (3 * x * x - y * y) * y,
+            math.sqrt(15) * x * y * z,
+            math.sqrt(3 / 8) * y * (5 * z * z - 1),
+            0.5 * z * (5 * z * z - 3),
+            math.sqrt(3 / 8) * x * (5 * z * z - 1),
+            math.sqrt(15 / 4) * z * (x * x - y * y),
+            math.sqrt(5 / 8) * (x * x - 3 * y * y) * x,
+        ],
+        dim=1,
+    )
 
 
 def spherical_l4(u: torch.Tensor) -> torch.Tensor:
@@ -186,17 +177,20 @@ def spherical_l4(u: torch.Tensor) -> torch.Tensor:
     x, y, z = u[:, 0], u[:, 1], u[:, 2]
     x2, y2, z2 = x * x, y * y, z * z
     # orthonormal Y_4m times sqrt(4π / 9) = (2/3) sqrt(π)
-    return torch.stack([
-        math.sqrt(35) / 2 * x * y * (x2 - y2),
-        math.sqrt(35 / 8) * (3 * x2 - y2) * y * z,
-        math.sqrt(5) / 2 * x * y * (7 * z2 - 1),
-        math.sqrt(5 / 8) * y * z * (7 * z2 - 3),
-        (35 * z2 * z2 - 30 * z2 + 3) / 8,
-        math.sqrt(5 / 8) * x * z * (7 * z2 - 3),
-        math.sqrt(5) / 4 * (x2 - y2) * (7 * z2 - 1),
-        math.sqrt(35 / 8) * (x2 - 3 * y2) * x * z,
-        math.sqrt(35) / 8 * (x2 * (x2 - 3 * y2) - y2 * (3 * x2 - y2)),
-    ], dim=1)
+    return torch.stack(
+        [
+            math.sqrt(35) / 2 * x * y * (x2 - y2),
+            math.sqrt(35 / 8) * (3 * x2 - y2) * y * z,
+            math.sqrt(5) / 2 * x * y * (7 * z2 - 1),
+            math.sqrt(5 / 8) * y * z * (7 * z2 - 3),
+            (35 * z2 * z2 - 30 * z2 + 3) / 8,
+            math.sqrt(5 / 8) * x * z * (7 * z2 - 3),
+            math.sqrt(5) / 4 * (x2 - y2) * (7 * z2 - 1),
+            math.sqrt(35 / 8) * (x2 - 3 * y2) * x * z,
+            math.sqrt(35) / 8 * (x2 * (x2 - 3 * y2) - y2 * (3 * x2 - y2)),
+        ],
+        dim=1,
+    )
 
 
 HARMONICS = {"l3": spherical_l3, "l4": spherical_l4}  # the keys of ``ProbeNet.high_l``
@@ -205,8 +199,12 @@ HARMONICS = {"l3": spherical_l3, "l4": spherical_l4}  # the keys of ``ProbeNet.h
 def quadratic_form(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """xᵀ A x (..., ) for symmetric A given by six components t (..., 6) and vectors x (..., 3)."""
     a, b, c = x[..., 0], x[..., 1], x[..., 2]
-    return (t[..., 0] * a * a + t[..., 1] * b * b + t[..., 2] * c * c
-            + 2 * (t[..., 3] * a * b + t[..., 4] * a * c + t[..., 5] * b * c))
+    return (
+        t[..., 0] * a * a
+        + t[..., 1] * b * b
+        + t[..., 2] * c * c
+        + 2 * (t[..., 3] * a * b + t[..., 4] * a * c + t[..., 5] * b * c)
+    )
 
 
 def tensor_invariants(t: torch.Tensor) -> torch.Tensor:
@@ -222,16 +220,6 @@ def traceless(t: torch.Tensor) -> torch.Tensor:
     return torch.cat([t[..., :3] - trace, t[..., 3:]], dim=-1)
 
 
-def cubic_invariants(v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Cubic invariants (P, min(V, T) + T) of vector channels v (P, V, 3) and rank-2 channels t (P, T, 6):
-    v_cᵀ T̃_c v_c for c < min(V, T), then det T̃_c for every c (T̃: traceless part; tr T̃³ = 3 det T̃)."""
-    q = traceless(t)
-    k = min(v.shape[1], t.shape[1])
-    xx, yy, zz, xy, xz, yz = q.unbind(-1)
-    det = xx * (yy * zz - yz * yz) - xy * (xy * zz - yz * xz) + xz * (xy * yz - yy * xz)
-    return torch.cat([quadratic_form(q[:, :k], v[:, :k]), det], dim=1)
-
-
 def orientation_layers(c: NetConfig, n: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
     """For n atom vector or tensor channels: the atom-pair radial filter, the feature map of the
     neighbour, and the probe's radial filter that gathers them (all linear, no bias)."""
@@ -241,18 +229,21 @@ def orientation_layers(c: NetConfig, n: int) -> tuple[nn.Linear, nn.Linear, nn.L
 class ProbeNet(nn.Module):
     """ELF at probe points. See the module docstring for the architecture."""
 
+    long_range_sigma: torch.Tensor  # a buffer (declared for the type checker)
+
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         self.config = config
         c = config
-        self.embed = nn.Embedding(119, c.atom_width)
+        self.embed = nn.Embedding(119, c.features)
         self.atom_rbf = RadialBasis(c.rbf, c.cutoff_atom)
         self.probe_rbf = RadialBasis(c.rbf, c.cutoff_probe)
         self.interactions = nn.ModuleList(
-            AngularInteraction(c.atom_width, c.rbf, c.atom_angular_features, c.atom_norm) if c.atom_angular_features
-            else Interaction(c.atom_width, c.rbf, norm=c.atom_norm) for _ in range(c.layers))
-        if c.atom_features:
-            self.atom_projection = nn.Linear(c.atom_features, c.features)
+            AngularInteraction(c.features, c.rbf, c.atom_angular_features)
+            if c.atom_angular_features
+            else Interaction(c.features, c.rbf)
+            for _ in range(c.layers)
+        )
         # probe filters are linear in the radial basis: cheap for millions of probe–atom pairs
         self.scalar_filter = nn.Linear(c.rbf, c.features, bias=False)
         self.vector_filter = nn.Linear(c.rbf, c.vector_features, bias=False)
@@ -260,46 +251,55 @@ class ProbeNet(nn.Module):
         if c.tensor_features:
             self.tensor_filter = nn.Linear(c.rbf, c.tensor_features, bias=False)
             self.atom_to_tensor = nn.Linear(c.features, c.tensor_features, bias=False)
-        self.high_l = nn.ModuleDict({
-            f"l{l}": nn.ModuleList([nn.Linear(c.rbf, n, bias=False), nn.Linear(c.features, n, bias=False)])
-            for l, n in ((3, c.l3_features), (4, c.l4_features)) if n})
-        if c.probe_cubic and not c.tensor_features:
-            raise ValueError("probe_cubic needs tensor_features")
+        self.high_l = nn.ModuleDict(
+            {
+                f"l{order}": nn.ModuleList([nn.Linear(c.rbf, n, bias=False), nn.Linear(c.features, n, bias=False)])
+                for order, n in ((3, c.l3_features), (4, c.l4_features))
+                if n
+            }
+        )
         if max(c.atom_vector_features, c.atom_tensor_features) > c.vector_features:
             raise ValueError("atom_vector_features and atom_tensor_features must not exceed vector_features")
         if c.atom_vector_features:
-            self.atom_vector_filter, self.atom_to_atom_vector, self.orientation_filter = orientation_layers(c, c.atom_vector_features)
+            self.atom_vector_filter, self.atom_to_atom_vector, self.orientation_filter = orientation_layers(
+                c, c.atom_vector_features
+            )
         if c.atom_tensor_features:
-            self.atom_tensor_filter, self.atom_to_atom_tensor, self.axis_filter = orientation_layers(c, c.atom_tensor_features)
+            self.atom_tensor_filter, self.atom_to_atom_tensor, self.axis_filter = orientation_layers(
+                c, c.atom_tensor_features
+            )
         n_long = len(c.long_range_sigmas) * c.long_range_channels
-        n_vec = c.vector_features * (c.vector_features + 1) // 2 if c.vector_gram else c.vector_features
-        if c.vector_gram:
-            self.register_buffer("gram_index", torch.triu_indices(c.vector_features, c.vector_features), persistent=False)
         if n_long:
             self.charges = nn.Linear(c.features, n_long)
-            self.register_buffer("long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels))
+            self.register_buffer(
+                "long_range_sigma", torch.tensor(c.long_range_sigmas).repeat_interleave(c.long_range_channels)
+            )
         self.head = nn.Sequential(
-            nn.Linear(c.features + n_vec + c.tensor_features + self.n_cubic + self.n_orientation + c.l3_features
-                      + c.l4_features + n_long,
-                      c.hidden), nn.SiLU(),
-            nn.Linear(c.hidden, c.hidden), nn.SiLU(),
+            nn.Linear(
+                c.features
+                + c.vector_features
+                + c.tensor_features
+                + self.n_orientation
+                + c.l3_features
+                + c.l4_features
+                + n_long,
+                c.hidden,
+            ),
+            nn.SiLU(),
+            nn.Linear(c.hidden, c.hidden),
+            nn.SiLU(),
             nn.Linear(c.hidden, 1),
         )
 
-    def refine(self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor,
-               unit: torch.Tensor) -> torch.Tensor:
-        """Atom features (N, F) through the interaction layers (width ``atom_width``, then projected
-        to F), given the pairs' radial basis (E, K) and unit vectors (E, 3)."""
+    def refine(
+        self, numbers: torch.Tensor, ai: torch.Tensor, aj: torch.Tensor, rbf: torch.Tensor, unit: torch.Tensor
+    ) -> torch.Tensor:
+        """Atom features (N, F) through the interaction layers, given the pairs' radial basis (E, K) and
+        unit vectors (E, 3)."""
         h = self.embed(numbers)
         for layer in self.interactions:
             h = layer(h, ai, aj, rbf, unit)
-        return self.atom_projection(h) if self.config.atom_features else h
-
-    @property
-    def n_cubic(self) -> int:
-        """Number of cubic probe invariants the head reads (``probe_cubic``)."""
-        c = self.config
-        return min(c.vector_features, c.tensor_features) + c.tensor_features if c.probe_cubic else 0
+        return h
 
     @property
     def n_orientation(self) -> int:
@@ -345,8 +345,9 @@ class ProbeNet(nn.Module):
         """The rotation-invariant part h (N, F) of an atom state (domain checks, long-range charges)."""
         return state[:, : self.config.features]
 
-    def orientation_invariants(self, m: torch.Tensor | None, q: torch.Tensor | None, v: torch.Tensor,
-                               t: torch.Tensor | None) -> torch.Tensor:
+    def orientation_invariants(
+        self, m: torch.Tensor | None, q: torch.Tensor | None, v: torch.Tensor, t: torch.Tensor | None
+    ) -> torch.Tensor:
         """Invariants (P, n_orientation) of the gathered atom vectors m (P, C, 3) and atom tensors q
         (P, D, 6, traceless) with the probe's vector channels v (P, V, 3) and rank-2 channels t (P, T, 6)
         (None where absent): |m_c|², m_c · v_c, m_cᵀ T̃_c m_c; |Q_d|², tr(Q_d T_d), v_dᵀ Q_d v_d."""
@@ -356,7 +357,7 @@ class ProbeNet(nn.Module):
             c = m.shape[1]
             feats += [(m * m).sum(-1), (m * v[:, :c]).sum(-1)]
             k = min(c, nt)
-            if k:
+            if k and t is not None:
                 tk = t[:, :k]
                 trace = tk[..., :3].sum(-1)
                 feats.append(quadratic_form(tk, m[:, :k]) - trace * (m[:, :k] ** 2).sum(-1) / 3)
@@ -364,7 +365,7 @@ class ProbeNet(nn.Module):
             d = q.shape[1]
             feats.append(tensor_invariants(q))
             k = min(d, nt)
-            if k:  # tr(Q T) = Σ_i Q_ii T_ii + 2 Σ_i<j Q_ij T_ij; Q traceless, so T's trace drops out
+            if k and t is not None:  # tr(Q T) = Σ_i Q_ii T_ii + 2 Σ_i<j Q_ij T_ij; Q traceless: T's trace drops out
                 prod = q[:, :k] * t[:, :k]
                 feats.append(prod[..., :3].sum(-1) + 2 * prod[..., 3:].sum(-1))
             feats.append(quadratic_form(q, v[:, :d]))
@@ -380,8 +381,15 @@ class ProbeNet(nn.Module):
 
         return at_points(self.charges(h), positions, cell, self.long_range_sigma, points)
 
-    def probe_logits(self, state: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, disp: torch.Tensor,
-                     extra: torch.Tensor | None = None) -> torch.Tensor:
+    def probe_logits(
+        self,
+        state: torch.Tensor,
+        n_probes: int,
+        pi: torch.Tensor,
+        pa: torch.Tensor,
+        disp: torch.Tensor,
+        extra: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits (P,) at probes from atom states (``atom_state``) and probe–atom pairs (disp = probe − atom, Å);
         ``extra`` (P, C): the long-range channels of a long-range model."""
         h = self.invariant(state)
@@ -400,7 +408,6 @@ class ProbeNet(nn.Module):
             t = torch.zeros(n_probes, wt.shape[1], 6, dtype=h.dtype, device=h.device)
             t.index_add_(0, pi, wt[:, :, None] * outer_components(unit)[:, None, :])
             feats.append(tensor_invariants(t))
-            feats += [cubic_invariants(v, t)] if self.config.probe_cubic else []
         mu, q = self.state_parts(state)
         m = qp = None
         if mu is not None:
@@ -415,11 +422,13 @@ class ProbeNet(nn.Module):
         feats += [extra] if extra is not None else []
         return self.head(torch.cat(feats, dim=1))[:, 0]
 
-    def high_l_invariants(self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, rbf: torch.Tensor,
-                          unit: torch.Tensor) -> list[torch.Tensor]:
+    def high_l_invariants(
+        self, h: torch.Tensor, n_probes: int, pi: torch.Tensor, pa: torch.Tensor, rbf: torch.Tensor, unit: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Power spectra (P, n_l) of the l = 3 and l = 4 probe channels (an empty list without them)."""
         out = []
-        for key, (radial, mix) in self.high_l.items():
+        for key, pair in self.high_l.items():
+            radial, mix = cast(nn.ModuleList, pair)
             y = HARMONICS[key](unit)  # (E, 2l + 1)
             w = radial(rbf) * mix(h)[pa]  # (E, n)
             a = torch.zeros(n_probes, w.shape[1], y.shape[1], dtype=h.dtype, device=h.device)
@@ -428,12 +437,9 @@ class ProbeNet(nn.Module):
         return out
 
     def vector_invariants(self, v: torch.Tensor, vector_axis: int = -1) -> torch.Tensor:
-        """Rotation invariants (P, n) of vector channels v (P, V, 3), or (P, 3, V) with vector_axis=1:
-        squared norms, or the Gram matrix's upper triangle when ``vector_gram`` is set."""
-        if not self.config.vector_gram:
-            return (v * v).sum(vector_axis)
-        gram = torch.einsum("pvc,pwc->pvw", v, v) if vector_axis == -1 else torch.einsum("pcv,pcw->pvw", v, v)
-        return gram[:, self.gram_index[0], self.gram_index[1]]
+        """Rotation invariants (P, V) of vector channels v (P, V, 3), or (P, 3, V) with vector_axis=1:
+        their squared norms."""
+        return (v * v).sum(vector_axis)
 
     def probe_factors(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int, int, int]]:
         """The probe messages in factored form: radial filters (K, C), atom values (N, C) and the
@@ -463,25 +469,30 @@ class ProbeNet(nn.Module):
         if self.config.tensor_features:
             filters.append(self.tensor_filter.weight.T)
             values.append(self.atom_to_tensor(h))
-        for radial, mix in self.high_l.values():
-            filters.append(radial.weight.T)
+        for pair in self.high_l.values():
+            radial, mix = cast(nn.ModuleList, pair)
+            filters.append(cast(nn.Linear, radial).weight.T)
             values.append(mix(h))
         c = self.config
         widths = (scalar, c.vector_features, c.tensor_features, c.l3_features, c.l4_features)
         return torch.cat(filters, dim=1), torch.cat(values, dim=1), widths
 
-    def head_from_channels(self, s: torch.Tensor, v: torch.Tensor, vector_axis: int = -1,
-                           extra: torch.Tensor | None = None, t: torch.Tensor | None = None,
-                           high: torch.Tensor | None = None) -> torch.Tensor:
+    def head_from_channels(
+        self,
+        s: torch.Tensor,
+        v: torch.Tensor,
+        vector_axis: int = -1,
+        extra: torch.Tensor | None = None,
+        t: torch.Tensor | None = None,
+        high: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
         the rank-2 channels' six components (P, T, 6) (xx, yy, zz, xy, xz, yz of Σ w r̂r̂ᵀ) when the
         model has them, the l = 3, 4 channels' power spectra (P, L3 + L4) and the long-range channels
         (P, C) of a long-range model."""
         f = self.config.features
         feats = [s[:, :f], self.vector_invariants(v, vector_axis)]
-        feats += [tensor_invariants(t)] if self.config.tensor_features else []
-        if self.config.probe_cubic:
-            feats.append(cubic_invariants(v if vector_axis == -1 else v.transpose(1, 2), t))
+        feats += [tensor_invariants(t)] if self.config.tensor_features and t is not None else []
         if self.n_orientation:
             m, q = self.state_parts(s)
             feats.append(self.orientation_invariants(m, q, v if vector_axis == -1 else v.transpose(1, 2), t))
@@ -496,5 +507,9 @@ class ProbeNet(nn.Module):
         extra = None
         if self.long_range:
             h = self.invariant(state)
-            extra = torch.cat([self.long_range_at(h[a0:a1], pos, cell, pts) for a0, a1, cell, pos, pts in batch["structures"]])
-        return torch.sigmoid(self.probe_logits(state, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra))
+            extra = torch.cat(
+                [self.long_range_at(h[a0:a1], pos, cell, pts) for a0, a1, cell, pos, pts in batch["structures"]]
+            )
+        return torch.sigmoid(
+            self.probe_logits(state, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra)
+        )

@@ -10,12 +10,13 @@ the settings that change a prediction, checked on every load (``geoelf.model.val
 from __future__ import annotations
 
 import json
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from geoelf.errors import GeoelfError
-from geoelf.model.validate import FORMAT  # noqa: F401  (the package format, named here for callers)
+from geoelf.model.validate import FORMAT
 
 DEFAULT_MODEL = "dense-h-v1"
 
@@ -46,7 +47,12 @@ def save(net, folder: str | Path, extra: dict[str, Any], card: str | None = None
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(folder / "weights.safetensors"))
-    config = {"format": FORMAT, "architecture": getattr(net, "architecture", "probenet"), "net": net.config.as_dict(), **extra}
+    config = {
+        "format": FORMAT,
+        "architecture": getattr(net, "architecture", "probenet"),
+        "net": net.config.as_dict(),
+        **extra,
+    }
     from geoelf.model.validate import check_config
 
     config = seal(config, folder)
@@ -77,13 +83,18 @@ def build(config: dict[str, Any], folder: str, device: str = "cpu"):
     import torch
 
     settings, network = architectures()[config["architecture"]]
+    retired = getattr(sys.modules[settings.__module__], "RETIRED_OPTIONS", {})  # checked off by validate
+    net = {k: v for k, v in config["net"].items() if k not in retired}
     try:
         with torch.device(device), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch: "zero-element tensors" of unused 0-width blocks
-            return network(settings(**config["net"]))
+            return network(settings(**net))
     except Exception as exc:  # the network's own consistency checks raise various types
-        raise GeoelfError(f"config.json: net settings do not make a {config['architecture']} network "
-                          f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:80]})", folder) from None
+        raise GeoelfError(
+            f"config.json: net settings do not make a {config['architecture']} network "
+            f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:80]})",
+            folder,
+        ) from None
 
 
 def seal(config: dict[str, Any], folder: str | Path) -> dict[str, Any]:
@@ -111,8 +122,12 @@ def read_config(name_or_path: str | None = None) -> tuple[Path, dict[str, Any]]:
 
 def provenance(config: dict[str, Any]) -> dict[str, Any]:
     """What identifies a loaded package in results: name, version and its two hashes."""
-    return {"model": config["name"], "model_version": config["version"], "weights_sha256": config["sha256"]["weights"],
-            "config_sha256": config["sha256"]["config"]}
+    return {
+        "model": config["name"],
+        "model_version": config["version"],
+        "weights_sha256": config["sha256"]["weights"],
+        "config_sha256": config["sha256"]["config"],
+    }
 
 
 def load(name_or_path: str | None = None):
@@ -131,4 +146,3 @@ def load(name_or_path: str | None = None):
     net.load_state_dict(state)
     net.eval()
     return net, config
-

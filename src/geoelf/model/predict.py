@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,14 @@ def grid_for_spacing(cell: np.ndarray, spacing: float) -> tuple[int, int, int]:
     return tuple(max(2, math.ceil(float(r))) for r in ratios)  # type: ignore[return-value]
 
 
-def grid_shape(cell: np.ndarray, grid: tuple[int, int, int] | None = None, spacing: float | None = None,
-               source: str | None = None, topology: bool = True, max_memory_gb: float | None = None) -> tuple[int, int, int]:
+def grid_shape(
+    cell: np.ndarray,
+    grid: tuple[int, int, int] | None = None,
+    spacing: float | None = None,
+    source: str | None = None,
+    topology: bool = True,
+    max_memory_gb: float | None = None,
+) -> tuple[int, int, int]:
     """The grid a prediction uses: ``grid`` if given, else the spacing's, else the DFT grid of the cell;
     refused (GeoelfError) when its estimated memory exceeds what the machine, or ``max_memory_gb``, allows."""
     from geoelf.resources import prediction_bytes, require_memory
@@ -76,15 +83,20 @@ def check_structure(atoms: Atoms, species: set[int], model: str, source: str | N
     if other:
         from ase.data import chemical_symbols
 
-        raise GeoelfError(f"model {model} covers {', '.join(chemical_symbols[z] for z in sorted(species))} only; "
-                          f"found {', '.join(chemical_symbols[z] for z in other)}", source)
+        raise GeoelfError(
+            f"model {model} covers {', '.join(chemical_symbols[z] for z in sorted(species))} only; "
+            f"found {', '.join(chemical_symbols[z] for z in other)}",
+            source,
+        )
     if len(atoms) > 1:
-        from geoelf.model.neighbours import neighbour_pairs
+        from geoelf.neighbours import neighbour_pairs
 
         i, j, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, COINCIDENT_A, exclude_self=True)
         if len(i):  # the self pairs are gone by index: what is left is a second atom at one place
-            raise GeoelfError(f"atoms {int(i[0])} and {int(j[0])} sit at the same place "
-                              f"({float(np.linalg.norm(d[0])):.3g} Å apart)", source)
+            raise GeoelfError(
+                f"atoms {int(i[0])} and {int(j[0])} sit at the same place ({float(np.linalg.norm(d[0])):.3g} Å apart)",
+                source,
+            )
 
 
 @dataclass
@@ -92,7 +104,7 @@ class Prediction:
     field: Field
     seconds: float
     out_of_domain: bool
-    domain_notes: list[str] = field(default_factory=list)
+    domain_notes: list[str] = dataclasses.field(default_factory=list)
 
 
 class Predictor:
@@ -125,15 +137,21 @@ class Predictor:
     def atom_state(self, atoms: Atoms):
         import torch
 
-        from geoelf.model.neighbours import neighbour_pairs
+        from geoelf.neighbours import neighbour_pairs
 
         c = self.net.config
         i, j, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, c.cutoff_atom, exclude_self=True)
         with torch.no_grad():
-            return self.net.atom_state(torch.as_tensor(atoms.numbers, dtype=torch.long), torch.as_tensor(i), torch.as_tensor(j),
-                                       torch.as_tensor(d, dtype=torch.float32))
+            return self.net.atom_state(
+                torch.as_tensor(atoms.numbers, dtype=torch.long),
+                torch.as_tensor(i),
+                torch.as_tensor(j),
+                torch.as_tensor(d, dtype=torch.float32),
+            )
 
-    def grid(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS, source: str | None = None) -> Prediction:
+    def grid(
+        self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS, source: str | None = None
+    ) -> Prediction:
         """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
         import torch
 
@@ -152,8 +170,9 @@ class Predictor:
         out = np.empty(shape)
         for i0 in range(0, shape[0], step):
             i1 = min(shape[0], i0 + step)
-            s, v, t, high = grid_messages(shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc,
-                                          (i0, i1))
+            s, v, t, high = grid_messages(
+                shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc, (i0, i1)
+            )
             extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
             out[i0:i1] = self.head(s, v, t, high, extra).reshape(i1 - i0, shape[1], shape[2])
             del s, v, t, high, extra  # freed before the next slab allocates its own (peak: one slab, not two)
@@ -161,7 +180,9 @@ class Predictor:
         seconds = time.perf_counter() - t0  # the domain check is part of every frame's cost
         return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
 
-    def head(self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    def head(
+        self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None
+    ) -> np.ndarray:
         """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T), the l = 3, 4
         power spectra (P, L3 + L4) and long-range channels (P, C) or None, in chunks of ``head_points`` points."""
         import torch
@@ -173,18 +194,12 @@ class Predictor:
         with torch.no_grad():
             for p in range(0, len(s), self.head_points):
                 part = slice(p, p + self.head_points)
-                if c.vector_gram or c.probe_cubic:  # the torch invariants; the kernel writes rank-2 channels as (P, 6, T)
-                    elf = self.net.head_from_channels(torch.from_numpy(s[part]), torch.from_numpy(v[part]), vector_axis=1,
-                                                      extra=None if extra is None else torch.from_numpy(extra[part]),
-                                                      t=torch.from_numpy(t[part]).transpose(1, 2),
-                                                      high=torch.from_numpy(high[part]) if high.shape[1] else None)
-                else:
-                    x = head_inputs(s[part], v[part], t[part], high[part], c.features, c.atom_vector_features,
-                                    c.atom_tensor_features)
-                    if extra is not None:
-                        x = np.concatenate([x, extra[part].astype(x.dtype)], axis=1)
-                    x = torch.from_numpy(x)
-                    elf = torch.sigmoid(self.net.head(x)[:, 0])
+                x = head_inputs(
+                    s[part], v[part], t[part], high[part], c.features, c.atom_vector_features, c.atom_tensor_features
+                )
+                if extra is not None:
+                    x = np.concatenate([x, extra[part].astype(x.dtype)], axis=1)
+                elf = torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0])
                 out[part] = elf.double().numpy()
         return out
 
@@ -198,13 +213,15 @@ class Predictor:
             return None
         with torch.no_grad():
             q = self.net.charges(h).double()
-            return on_grid(q, torch.as_tensor(atoms.positions), atoms.cell.array, self.net.long_range_sigma.double(), shape)
+            return on_grid(
+                q, torch.as_tensor(atoms.positions), atoms.cell.array, self.net.long_range_sigma.double(), shape
+            )
 
     def points(self, atoms: Atoms, points: np.ndarray, chunk: int = 50_000) -> np.ndarray:
         """ELF (P,) at Cartesian points (P, 3) Å, with the torch path (exactly the training model)."""
         import torch
 
-        from geoelf.model.neighbours import neighbour_pairs
+        from geoelf.neighbours import neighbour_pairs
 
         self.check(atoms)
         h = self.atom_state(atoms)
@@ -215,9 +232,15 @@ class Predictor:
             with torch.no_grad():
                 extra = None
                 if getattr(self.net, "long_range", False):
-                    extra = self.net.long_range_at(self.net.invariant(h), torch.as_tensor(atoms.positions, dtype=torch.float32), atoms.cell.array,
-                                                   torch.as_tensor(part, dtype=torch.float32))
-                logits = self.net.probe_logits(h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32), extra)
+                    extra = self.net.long_range_at(
+                        self.net.invariant(h),
+                        torch.as_tensor(atoms.positions, dtype=torch.float32),
+                        atoms.cell.array,
+                        torch.as_tensor(part, dtype=torch.float32),
+                    )
+                logits = self.net.probe_logits(
+                    h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32), extra
+                )
             out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
         return out
 
@@ -232,7 +255,7 @@ class Predictor:
         if not lo - 0.03 <= rs <= hi + 0.03:
             notes.append(f"density rs = {rs:.3f} bohr outside the training range {lo:.2f}–{hi:.2f}")
         if n > 1:
-            from geoelf.model.neighbours import neighbour_pairs
+            from geoelf.neighbours import neighbour_pairs
 
             _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, 2.0, exclude_self=True)
             dmin = float(np.linalg.norm(d, axis=1).min()) if len(d) else math.inf
@@ -243,6 +266,8 @@ class Predictor:
             sd = np.array(dom["feature_std"])
             z = np.sqrt(np.mean(((h.double().numpy() - mu) / sd) ** 2, axis=1))
             if z.max() > dom.get("feature_z_max", math.inf):
-                notes.append(f"{int(np.sum(z > dom['feature_z_max']))} atoms with environments unlike the training data "
-                             f"(feature distance {z.max():.2f} > {dom['feature_z_max']:.2f})")
+                notes.append(
+                    f"{int(np.sum(z > dom['feature_z_max']))} atoms with environments unlike the training data "
+                    f"(feature distance {z.max():.2f} > {dom['feature_z_max']:.2f})"
+                )
         return bool(notes), notes

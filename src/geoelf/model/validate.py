@@ -10,6 +10,7 @@ one :class:`GeoelfError` naming the folder and the problem, never a silently dif
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,14 @@ def check_integrity(config: dict[str, Any], folder: Path) -> None:
     if not weights.is_file():
         raise GeoelfError("no weights.safetensors", str(folder))
     if file_sha256(weights) != record["weights"]:
-        raise GeoelfError("weights.safetensors does not match the sha256 recorded in config.json (replaced or damaged)", str(folder))
+        raise GeoelfError(
+            "weights.safetensors does not match the sha256 recorded in config.json (replaced or damaged)", str(folder)
+        )
     if config_sha256(config) != record["config"]:
-        raise GeoelfError("config.json differs from the package as it was written (sha256.config does not match; "
-                          "edited by hand?)", str(folder))
+        raise GeoelfError(
+            "config.json differs from the package as it was written (sha256.config does not match; edited by hand?)",
+            str(folder),
+        )
 
 
 def check_shapes(net, state: dict[str, Any], folder: str) -> None:
@@ -72,11 +77,16 @@ def check_shapes(net, state: dict[str, Any], folder: str) -> None:
     missing = sorted(set(want) - set(state))
     extra = sorted(set(state) - set(want))
     if missing or extra:
-        raise GeoelfError(f"weights do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})", folder)
+        raise GeoelfError(
+            f"weights do not fit the architecture (missing {missing[:3]}, unexpected {extra[:3]})", folder
+        )
     for key, shape in want.items():
         if tuple(state[key].shape) != shape:
-            raise GeoelfError(f"weights do not fit the architecture: {key} has shape {tuple(state[key].shape)}, "
-                              f"the config asks for {shape}", folder)
+            raise GeoelfError(
+                f"weights do not fit the architecture: {key} has shape {tuple(state[key].shape)}, "
+                f"the config asks for {shape}",
+                folder,
+            )
         if state[key].is_floating_point() and not bool(state[key].isfinite().all()):
             raise GeoelfError(f"weights hold non-finite values ({key})", folder)
 
@@ -92,6 +102,13 @@ def _require(block: dict, key: str, kind: type, folder: str, where: str) -> None
 def _check_net(net: dict, settings: type, folder: str) -> None:
     """Types and ranges of the ``net`` block against the defaults of its settings class."""
     declared = {f.name: f for f in fields(settings)}
+    retired = getattr(sys.modules[settings.__module__], "RETIRED_OPTIONS", {})
+    for name, neutral in retired.items():
+        if name in net and (net[name] != neutral or type(net[name]) is not type(neutral)):
+            raise GeoelfError(
+                f"config.json: net.{name} = {net[name]!r} is a retired setting (only {neutral!r})", folder
+            )
+    net = {k: v for k, v in net.items() if k not in retired}
     unknown = sorted(set(net) - set(declared))
     if unknown:
         raise GeoelfError(f"config.json: unknown net settings {', '.join(map(repr, unknown))}", folder)
@@ -112,9 +129,16 @@ def _check_net(net: dict, settings: type, folder: str) -> None:
             if not isinstance(value, list) or not all(_number(v) and v > 0 for v in value):
                 raise GeoelfError(f"{where} must be a list of positive numbers, not {value!r}", folder)
     species = net.get("species", defaults.species)
-    if not species or any(not isinstance(z, int) or z not in SUPPORTED_SPECIES for z in species) or len(set(species)) != len(species):
-        raise GeoelfError(f"config.json: net.species {species!r} is not a list of supported atomic numbers "
-                          f"({', '.join(map(str, SUPPORTED_SPECIES))})", folder)
+    if (
+        not species
+        or any(not isinstance(z, int) or z not in SUPPORTED_SPECIES for z in species)
+        or len(set(species)) != len(species)
+    ):
+        raise GeoelfError(
+            f"config.json: net.species {species!r} is not a list of supported atomic numbers "
+            f"({', '.join(map(str, SUPPORTED_SPECIES))})",
+            folder,
+        )
     for name in ("features", "rbf", "layers", "hidden", "channels", "blocks"):
         if name in declared and net.get(name, getattr(defaults, name)) < 1:
             raise GeoelfError(f"config.json: net.{name} must be at least 1", folder)

@@ -33,14 +33,21 @@ def local_cluster(workers: int):
     logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.WARNING)
     from geoelf.resources import THREAD_ENVIRONMENT
 
-    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    environ = {
+        k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items() if k != "MALLOC_TRIM_THRESHOLD_"
+    }
     environ.update({k: os.environ.get(k, v) for k, v in THREAD_ENVIRONMENT.items()})
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _sigint_ignored():
         # silence_logs: a worker's heartbeat racing the scheduler's shutdown logs a traceback that
         # means nothing; task failures still reach us through the futures
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                            memory_limit=f"{max(1, WORKER_MEMORY_GB // workers)}GiB",
-                            silence_logs=logging.INFO if verbose else logging.CRITICAL)
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=f"{max(1, WORKER_MEMORY_GB // workers)}GiB",
+            silence_logs=logging.INFO if verbose else logging.CRITICAL,
+        )
 
 
 @contextmanager

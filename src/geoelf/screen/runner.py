@@ -26,15 +26,19 @@ from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path, file_stem
 from geoelf.io.structures import read_frames
 from geoelf.provenance import canonical_sha256, file_sha256, run_provenance
+from geoelf.topology.network import FRAME_KEYS
 
 log = logging.getLogger(__name__)
 KEY = ("input_sha256", "frame", "provenance_sha256")
-COLUMNS = ["source", "frame", "natoms", "phi_1d", "phi_2d", "phi_3d", "phi_star", "phi_3d_grid", "n_max", "n_bond", "n_ring",
-           "n_cage", "morse_sum", "h2_fraction", "h3_fraction", "extended_fraction", "largest_cluster", "network_isovalue", "rs",
-           "density_g_cm3", "pressure_gpa", "out_of_domain", "seconds", "seconds_predict", "worker_peak_mb", "elf_file", "error",
-           "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256", "geoelf_version"]
-_STRINGS = ("source", "elf_file", "error", "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256",
-            "geoelf_version")
+# what made a row: the input file's content, the run's provenance and its parts
+PROVENANCE_COLUMNS = (
+    "input_sha256", "provenance_sha256", "model", "weights_sha256", "config_sha256", "geoelf_version",
+)  # fmt: skip
+COLUMNS = [
+    "source", "frame", "natoms", *FRAME_KEYS, "rs", "density_g_cm3", "pressure_gpa", "out_of_domain",
+    "seconds", "seconds_predict", "worker_peak_mb", "elf_file", "error", *PROVENANCE_COLUMNS,
+]  # fmt: skip
+_STRINGS = ("source", "elf_file", "error", *PROVENANCE_COLUMNS)
 _INTEGERS = ("frame", "natoms", "n_max", "n_bond", "n_ring", "n_cage", "morse_sum", "largest_cluster")
 OUTPUT_SUFFIXES = (".parquet", ".csv")
 PROVENANCE_KEY = b"geoelf.provenance"  # Parquet schema metadata: the run's provenance (JSON)
@@ -57,8 +61,12 @@ class ScreenOptions:
         """The options that change a number in a row (``elf_out`` and ``threads`` do not)."""
         from geoelf.topology.network import TOPOLOGY_SETTINGS
 
-        return {"grid": list(self.grid) if self.grid else None, "spacing_A": self.spacing, "isovalue": self.isovalue,
-                "topology": TOPOLOGY_SETTINGS}
+        return {
+            "grid": list(self.grid) if self.grid else None,
+            "spacing_A": self.spacing,
+            "isovalue": self.isovalue,
+            "topology": TOPOLOGY_SETTINGS,
+        }
 
 
 def input_files(inputs: list[str]) -> list[str]:
@@ -110,25 +118,19 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     import resource
 
     from geoelf.model.predict import grid_shape
-    from geoelf.topology.critical_points import morse_sum
-    from geoelf.topology.network import analyse, h_network, morse_counts
+    from geoelf.topology.network import frame_descriptors
 
     t0 = time.perf_counter()
     pred = get_model(opts.model, opts.threads)
     shape = grid_shape(atoms.cell.array, opts.grid, opts.spacing, source, max_memory_gb=opts.max_memory_gb)
     result = pred.grid(atoms, shape, source=source)
-    # the same critical points and φ as `geoelf topology` and `geoelf network`; the 26-connected
-    # percolation (their uncertainty bracket) is not a column
-    an = analyse(result.field, grid_26=False)
-    counts = morse_counts(an)
-    net = h_network(result.field, isovalue=opts.isovalue, analysis=an)
+    # the same critical points and φ as `geoelf topology` and `geoelf network`, and the same frame
+    # description as `geoelf predict --network`
     row = {
-        "phi_1d": an.graph_phi.phi_1d, "phi_2d": an.graph_phi.phi_2d, "phi_3d": an.graph_phi.phi_3d, "phi_star": an.graph_phi.phi_star,
-        "phi_3d_grid": an.grid.phi_3d, "n_max": counts["max"], "n_bond": counts["bond"], "n_ring": counts["ring"],
-        "n_cage": counts["cage"], "morse_sum": morse_sum(counts),
-        "h2_fraction": net["fractions"]["H2"], "h3_fraction": net["fractions"]["H3"], "extended_fraction": net["fractions"]["extended"],
-        "largest_cluster": net["largest_cluster"], "network_isovalue": opts.isovalue,
-        "out_of_domain": result.out_of_domain, "seconds_predict": result.seconds, "elf_file": None,
+        **frame_descriptors(result.field, opts.isovalue),
+        "out_of_domain": result.out_of_domain,
+        "seconds_predict": result.seconds,
+        "elf_file": None,
     }
     if opts.elf_out:
         from geoelf.io import write
@@ -146,8 +148,12 @@ def structure_columns(atoms) -> dict[str, Any]:
     from geoelf.units import density_g_cm3, wigner_seitz_rs
 
     n = len(atoms)
-    return {"natoms": n, "rs": wigner_seitz_rs(atoms.get_volume(), n), "density_g_cm3": density_g_cm3(atoms),
-            "pressure_gpa": _pressure(atoms)}
+    return {
+        "natoms": n,
+        "rs": wigner_seitz_rs(atoms.get_volume(), n),
+        "density_g_cm3": density_g_cm3(atoms),
+        "pressure_gpa": _pressure(atoms),
+    }
 
 
 def _pressure(atoms) -> float | None:
@@ -157,16 +163,24 @@ def _pressure(atoms) -> float | None:
     return None
 
 
-def process_chunk(source: str, sha: str, frames: list[tuple[int, Any]], opts: ScreenOptions,
-                  provenance: dict[str, Any]) -> list[dict[str, Any]]:
+def process_chunk(
+    source: str, sha: str, frames: list[tuple[int, Any]], opts: ScreenOptions, provenance: dict[str, Any]
+) -> list[dict[str, Any]]:
     """A Dask task: one row for each (frame index, atoms) of ``source``. A frame that fails becomes
     a row whose ``error`` says why; the task itself never fails on a bad frame."""
     rows = []
     for frame, atoms in frames:
         row: dict[str, Any] = dict.fromkeys(COLUMNS)
-        row.update(source=source, frame=frame, input_sha256=sha, provenance_sha256=provenance["sha256"],
-                   model=provenance["model"], weights_sha256=provenance["weights_sha256"],
-                   config_sha256=provenance["config_sha256"], geoelf_version=provenance["geoelf_version"])
+        row.update(
+            source=source,
+            frame=frame,
+            input_sha256=sha,
+            provenance_sha256=provenance["sha256"],
+            model=provenance["model"],
+            weights_sha256=provenance["weights_sha256"],
+            config_sha256=provenance["config_sha256"],
+            geoelf_version=provenance["geoelf_version"],
+        )
         try:
             row.update(structure_columns(atoms))
             row.update(analyse_frame(source, frame, atoms, opts))
@@ -207,7 +221,15 @@ def _schema():
     import pyarrow as pa
 
     def kind(c: str):
-        return pa.string() if c in _STRINGS else pa.int64() if c in _INTEGERS else pa.bool_() if c == "out_of_domain" else pa.float64()
+        return (
+            pa.string()
+            if c in _STRINGS
+            else pa.int64()
+            if c in _INTEGERS
+            else pa.bool_()
+            if c == "out_of_domain"
+            else pa.float64()
+        )
 
     return pa.schema([(c, kind(c)) for c in COLUMNS])
 
@@ -293,8 +315,18 @@ def check_output(output: str) -> Path:
     return out
 
 
-def screen(inputs: list[str], output: str, opts: ScreenOptions, chunk: int = 4, scheduler: str | None = None,
-           workers: int | None = None, client=None, progress: bool = True, retries: int = 3, fresh: bool = False) -> dict[str, Any]:
+def screen(
+    inputs: list[str],
+    output: str,
+    opts: ScreenOptions,
+    chunk: int = 4,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    client=None,
+    progress: bool = True,
+    retries: int = 3,
+    fresh: bool = False,
+) -> dict[str, Any]:
     """Run (or resume) a screening; returns a summary (frames, computed, failed, seconds, frames/s,
     memory, provenance). Cheap checks (output name, inputs, model) come before any Dask work."""
     from geoelf.model.baselines import get_model as load_model
@@ -314,8 +346,9 @@ def screen(inputs: list[str], output: str, opts: ScreenOptions, chunk: int = 4, 
     todo = [f for f in request.frames if not _reusable(stored.get((f[1], f[2], pid)), opts)]
     _check_grids(todo, opts)
     t0 = time.perf_counter()
-    new_rows, peak = _compute(_tasks(todo, chunk), parts, opts, provenance, len(request.frames), scheduler, workers, client,
-                              progress, retries)
+    new_rows, peak = _compute(
+        _tasks(todo, chunk), parts, opts, provenance, len(request.frames), scheduler, workers, client, progress, retries
+    )
     seconds = time.perf_counter() - t0
     stored.update({tuple(r[k] for k in KEY): r for r in new_rows})
     rows = []
@@ -325,17 +358,36 @@ def screen(inputs: list[str], output: str, opts: ScreenOptions, chunk: int = 4, 
         rows.append(row)
     write_table(rows, out, provenance)
     failed = [r for r in rows if r["error"]]
-    summary = {"frames": len(rows), "computed": len(todo), "failed": len(failed),
-               "first_failure": None if not failed else f"{failed[0]['source']} frame {failed[0]['frame']}: {failed[0]['error']}",
-               "seconds": seconds, "frames_per_s": len(todo) / seconds if todo else None,
-               "worker_peak_mb": peak or None, "output": str(out), "provenance": provenance}
+    summary = {
+        "frames": len(rows),
+        "computed": len(todo),
+        "failed": len(failed),
+        "first_failure": None
+        if not failed
+        else f"{failed[0]['source']} frame {failed[0]['frame']}: {failed[0]['error']}",
+        "seconds": seconds,
+        "frames_per_s": len(todo) / seconds if todo else None,
+        "worker_peak_mb": peak or None,
+        "output": str(out),
+        "provenance": provenance,
+    }
     with atomic_path(out.with_name(out.name + ".summary.json")) as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def _compute(tasks: list[tuple[str, str, list]], parts: Path, opts: ScreenOptions, provenance: dict[str, Any], total: int,
-             scheduler: str | None, workers: int | None, client, progress: bool, retries: int) -> tuple[list[dict], float]:
+def _compute(
+    tasks: list[tuple[str, str, list]],
+    parts: Path,
+    opts: ScreenOptions,
+    provenance: dict[str, Any],
+    total: int,
+    scheduler: str | None,
+    workers: int | None,
+    client,
+    progress: bool,
+    retries: int,
+) -> tuple[list[dict], float]:
     """Run the tasks on Dask; each finished task's rows are written as a part at once."""
     from tqdm import tqdm
 
@@ -348,8 +400,13 @@ def _compute(tasks: list[tuple[str, str, list]], parts: Path, opts: ScreenOption
     bar = tqdm(total=total, initial=total - n_todo, unit="frame", desc="screen", disable=not progress)
     t0, peak, rows = time.perf_counter(), 0.0, []
     try:
-        futures = {client.submit(process_chunk, source, sha, frames, opts, provenance, retries=retries, pure=False): (sha, frames)
-                   for source, sha, frames in tasks}
+        futures = {
+            client.submit(process_chunk, source, sha, frames, opts, provenance, retries=retries, pure=False): (
+                sha,
+                frames,
+            )
+            for source, sha, frames in tasks
+        }
         for fut in as_completed(futures):
             sha, frames = futures[fut]
             done = fut.result()

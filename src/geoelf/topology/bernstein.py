@@ -175,9 +175,21 @@ def newton(coef: np.ndarray, seeds: np.ndarray, max_iter: int = 40) -> tuple[np.
             if abs(det) <= DEGENERATE * scale**3 or scale == 0.0:
                 break
             # H⁻¹ g by the adjugate (H symmetric)
-            s0 = (c00 * g[0] + (h[0, 2] * h[2, 1] - h[0, 1] * h[2, 2]) * g[1] + (h[0, 1] * h[1, 2] - h[0, 2] * h[1, 1]) * g[2]) / det
-            s1 = (c01 * g[0] + (h[0, 0] * h[2, 2] - h[0, 2] * h[2, 0]) * g[1] + (h[0, 2] * h[1, 0] - h[0, 0] * h[1, 2]) * g[2]) / det
-            s2 = (c02 * g[0] + (h[0, 1] * h[2, 0] - h[0, 0] * h[2, 1]) * g[1] + (h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]) * g[2]) / det
+            s0 = (
+                c00 * g[0]
+                + (h[0, 2] * h[2, 1] - h[0, 1] * h[2, 2]) * g[1]
+                + (h[0, 1] * h[1, 2] - h[0, 2] * h[1, 1]) * g[2]
+            ) / det
+            s1 = (
+                c01 * g[0]
+                + (h[0, 0] * h[2, 2] - h[0, 2] * h[2, 0]) * g[1]
+                + (h[0, 2] * h[1, 0] - h[0, 0] * h[1, 2]) * g[2]
+            ) / det
+            s2 = (
+                c02 * g[0]
+                + (h[0, 1] * h[2, 0] - h[0, 0] * h[2, 1]) * g[1]
+                + (h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]) * g[2]
+            ) / det
             norm = np.sqrt(s0 * s0 + s1 * s1 + s2 * s2)
             shrink = min(1.0, STEP_LIMIT / max(norm, 1e-300))
             u[s, 0] -= s0 * shrink

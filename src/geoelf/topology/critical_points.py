@@ -11,7 +11,8 @@ the search is complete.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -52,7 +53,9 @@ def morse_sum(counts: dict[str, int]) -> int:
     return counts["max"] - counts["bond"] + counts["ring"] - counts["cage"]
 
 
-def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05, depth: int = 2) -> CriticalPoints:
+def critical_points(
+    field: Field, interp: Interpolator | None = None, dedup_tol: float = 0.05, depth: int = 2
+) -> CriticalPoints:
     """All critical points of the tricubic interpolant of ``field``.
 
     ``depth``: subdivision levels of the candidate cells (boxes of 2^−depth cells seed Newton);
@@ -73,6 +76,7 @@ def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol:
     # nearly degenerate pair, and merging them would break the Morse sum by one.
     u = np.concatenate([_dedup(u[kind == k], shape, dedup_tol) for k in range(4)])
     val, _, hess = interp.evaluate_u(u)
+    assert hess is not None  # a tricubic interpolator
     # Cartesian Hessian: signs are those of the grid-unit one (Sylvester), values need the metric.
     hc = np.einsum("ja,mab,kb->mjk", interp.jac, hess, interp.jac)
     evals, evecs = np.linalg.eigh(hc)
@@ -80,15 +84,24 @@ def critical_points(field: Field, interp: Interpolator | None = None, dedup_tol:
     frac = np.mod(u / shape, 1.0)
     frac[frac > 1.0 - 1e-12] = 0.0
     order = np.lexsort((-val, kind))
-    return CriticalPoints(frac[order], (frac @ field.cell)[order], val[order], evals[order], evecs[order], kind[order],
-                          {"subdivision_depth": depth, "seeds": len(seeds)})
+    return CriticalPoints(
+        frac[order],
+        (frac @ field.cell)[order],
+        val[order],
+        evals[order],
+        evecs[order],
+        kind[order],
+        {"subdivision_depth": depth, "seeds": len(seeds)},
+    )
 
 
 def _signature(interp: Interpolator, u: np.ndarray) -> np.ndarray:
     """Number of positive Hessian eigenvalues at points u (grid units): 0 max … 3 cage."""
     if len(u) == 0:
         return np.zeros(0, dtype=int)
-    return np.sum(np.linalg.eigvalsh(interp.evaluate_u(u)[2]) > 0, axis=1)
+    hess = interp.evaluate_u(u)[2]
+    assert hess is not None  # a tricubic interpolator
+    return np.sum(np.linalg.eigvalsh(hess) > 0, axis=1)
 
 
 def _dedup(u: np.ndarray, shape: np.ndarray, tol: float) -> np.ndarray:

@@ -11,15 +11,16 @@ atoms. Each bond point is joined to the two attractors reached by steepest ascen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import numpy as np
 from ase.data import covalent_radii
 
 from geoelf.field import Field
 from geoelf.interp import Interpolator
-from geoelf.units import BOHR
 from geoelf.topology.critical_points import KINDS, CriticalPoints
+from geoelf.units import BOHR
 
 H_REGION = 0.6 * BOHR  # Å: critic2 NUCEPSH 0.6 bohr
 CORE_FRACTION = 0.5  # heavy-atom core region = this × covalent radius
@@ -80,6 +81,8 @@ class PeriodicNeighbours:
         x ≈ site + T·cell."""
         frac = np.asarray(x, dtype=float).reshape(-1, 3) @ self.inv
         base = np.floor(frac)
+        if self.tree is None:
+            raise ValueError("no sites to search")
         dist, q = self.tree.query((frac - base) @ self.cell)
         img, site = np.divmod(q, self.n)
         shift = base + _IMAGES[img] - self.floor[site]
@@ -123,8 +126,9 @@ def build_graph(field: Field, cps: CriticalPoints, interp: Interpolator) -> Attr
     node_pos_arr = np.array(node_pos).reshape(-1, 3)
     bonds = np.flatnonzero((cps.kind == 1) & ~inside)
     edges, shifts, values, used, unassigned = _connect(bonds, cps, interp, field, nuclei, node_pos_arr, owner, radii)
-    return AttractorGraph(node_pos_arr, np.array(node_value), node_kind, node_atoms, edges, shifts, values, used,
-                          cps, unassigned, removed)
+    return AttractorGraph(
+        node_pos_arr, np.array(node_value), node_kind, node_atoms, edges, shifts, values, used, cps, unassigned, removed
+    )
 
 
 SCALES = (1.0, 0.95, 1.05, 0.9, 1.1, 0.85, 1.15, 0.8, 1.2, 0.7, 1.3, 0.6)
@@ -155,8 +159,14 @@ class EnclosedIndex:
         return int(np.sum(self.sign[(self.region == k) & (self.rel < scale)]))
 
 
-def region_scales(region: list[list[int]], pos: np.ndarray, radii: np.ndarray, interp: Interpolator, cell: np.ndarray,
-                  index: EnclosedIndex) -> np.ndarray:
+def region_scales(
+    region: list[list[int]],
+    pos: np.ndarray,
+    radii: np.ndarray,
+    interp: Interpolator,
+    cell: np.ndarray,
+    index: EnclosedIndex,
+) -> np.ndarray:
     """Per region, the radius scale nearest 1 at which the gradient points inward all over its
     boundary and the critical points inside add up to the index of one maximum.
 
@@ -204,7 +214,7 @@ def _regions(pos: np.ndarray, radii: np.ndarray, cell: np.ndarray) -> list[list[
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from geoelf.model.neighbours import neighbour_pairs
+    from geoelf.neighbours import neighbour_pairs
 
     n = len(pos)
     if n == 0:
@@ -221,7 +231,7 @@ def _maximum_label(x: np.ndarray, atoms, cell: np.ndarray, inv: np.ndarray) -> s
     h = np.flatnonzero(atoms.numbers == 1)
     if len(h) < 2:
         return "non-nuclear"
-    d = (x @ inv - atoms.positions[h] @ inv)
+    d = x @ inv - atoms.positions[h] @ inv
     d -= np.rint(d)
     dc = d @ cell  # vectors from each H to x (minimum image)
     r = np.linalg.norm(dc, axis=1)

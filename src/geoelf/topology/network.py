@@ -29,8 +29,13 @@ PHI_KEYS = ("phi_1d", "phi_2d", "phi_3d", "phi_star")
 # completes most fields; depth 3 the rest of dataset v1's test split, predicted and DFT alike
 DEPTHS = (2, 3)
 # what a critical-point count or φ depends on besides the field: recorded in every provenance block
-TOPOLOGY_SETTINGS = {"interpolant": "periodic tricubic B-spline", "seeding": "Bernstein exclusion", "depths": list(DEPTHS),
-                     "dedup_tol_grid": 0.05, "h_region_bohr": 0.6}
+TOPOLOGY_SETTINGS = {
+    "interpolant": "periodic tricubic B-spline",
+    "seeding": "Bernstein exclusion",
+    "depths": list(DEPTHS),
+    "dedup_tol_grid": 0.05,
+    "h_region_bohr": 0.6,
+}
 
 
 class OffsetUnionFind:
@@ -128,7 +133,7 @@ def analyse(field: Field, depths: tuple[int, ...] = DEPTHS, grid_26: bool = True
     which screening does not report.
     """
     interp = Interpolator(field, 3)
-    best = None
+    best: tuple[CriticalPoints, AttractorGraph, int] | None = None
     for depth in depths:
         cps = critical_points(field, interp, depth=depth)
         graph = build_graph(field, cps, interp)
@@ -137,6 +142,7 @@ def analyse(field: Field, depths: tuple[int, ...] = DEPTHS, grid_26: bool = True
             best = (cps, graph, total)
         if total == 0:
             break
+    assert best is not None, "depths must not be empty"
     cps, graph, _ = best
     h = field.atoms.numbers == 1
     hv = nucleus_voxels(field.atoms.get_scaled_positions(wrap=True)[h], field.shape)
@@ -158,13 +164,20 @@ def morse_counts(an: Analysis) -> dict[str, int]:
     return merged_counts(an.points, an.graph)
 
 
+def _gap(a: float | None, b: float | None) -> float | None:
+    """|a − b| rounded to 1e-6, None when either is None (never reached)."""
+    return None if a is None or b is None else round(abs(a - b), 6)
+
+
 def networking(field: Field, analysis: Analysis | None = None) -> dict[str, Any]:
     """The networking JSON document: top-level values by the critical-point method."""
     an = analysis or analyse(field)
     cp = an.graph_phi.as_dict()
     grid = an.grid.as_dict()
+    if an.grid_26 is None:
+        raise ValueError("networking needs the 26-connected percolation: analyse(field, grid_26=True)")
     g26 = an.grid_26.as_dict()
-    unc = {k: (None if grid[k] is None or g26[k] is None else round(abs(g26[k] - grid[k]), 6)) for k in PHI_KEYS}
+    unc = {k: _gap(grid[k], g26[k]) for k in PHI_KEYS}
     return {
         "file": field.meta.get("source"),
         **cp,
@@ -194,7 +207,7 @@ def h_network(field: Field, isovalue: float | None = None, analysis: Analysis | 
     for e in keep:
         uf.union(int(g.edges[e, 0]), int(g.edges[e, 1]), g.edge_shift[e])
     roots = [uf.find(k)[0] for k in range(len(g.node_value))]
-    clusters = []
+    clusters: list[dict[str, Any]] = []
     numbers = field.atoms.numbers
     for root in sorted(set(roots)):
         atoms = sorted(a for k, r in enumerate(roots) if r == root for a in g.node_atoms[k] if numbers[a] == 1)
@@ -202,7 +215,7 @@ def h_network(field: Field, isovalue: float | None = None, analysis: Analysis | 
             dim = uf.rank(root)
             clusters.append({"h_atoms": atoms, "size": len(atoms), "periodic_dims": dim})
     n_h = int(np.sum(numbers == 1))
-    frac = {"isolated": 0, "H2": 0, "H3": 0, "cluster": 0, "extended": 0}
+    frac: dict[str, int] = {"isolated": 0, "H2": 0, "H3": 0, "cluster": 0, "extended": 0}
     for c in clusters:
         key = "extended" if c["periodic_dims"] else {1: "isolated", 2: "H2", 3: "H3"}.get(c["size"], "cluster")
         c["kind"] = key
@@ -249,5 +262,60 @@ def _add_pair(pairs: dict, field: Field, i: int, j: int, shift: np.ndarray, valu
     vec = field.atoms.positions[j] + np.asarray(shift) @ field.cell - field.atoms.positions[i]
     old = pairs.get(key)
     if old is None or value > old["elf"]:
-        pairs[key] = {"i": i, "j": j, "shift": [int(x) for x in shift], "elf": round(value, 6),
-                      "distance": round(float(np.linalg.norm(vec)), 5)}
+        pairs[key] = {
+            "i": i,
+            "j": j,
+            "shift": [int(x) for x in shift],
+            "elf": round(value, 6),
+            "distance": round(float(np.linalg.norm(vec)), 5),
+        }
+
+
+# The columns of one frame that `geoelf screen` writes and `geoelf predict --network` prints, in order.
+FRAME_KEYS = (
+    "phi_1d",
+    "phi_2d",
+    "phi_3d",
+    "phi_star",
+    "phi_3d_grid",
+    "n_max",
+    "n_bond",
+    "n_ring",
+    "n_cage",
+    "morse_sum",
+    "h2_fraction",
+    "h3_fraction",
+    "extended_fraction",
+    "largest_cluster",
+    "network_isovalue",
+)
+
+
+def frame_descriptors(field: Field, isovalue: float, analysis: Analysis | None = None) -> dict[str, Any]:
+    """One frame's network description (the keys of FRAME_KEYS): φ_1D/2D/3D and φ* by the
+    critical-point method, φ_3D by grid percolation, critical-point counts (nuclear regions merged)
+    and their Morse sum, and the H clusters at ``isovalue`` (fractions of H in H2, H3 and extended
+    networks, the largest cluster)."""
+    from geoelf.topology.critical_points import morse_sum
+
+    an = analysis or analyse(field, grid_26=False)
+    counts = morse_counts(an)
+    clusters = h_network(field, isovalue=isovalue, analysis=an)
+    row = {
+        "phi_1d": an.graph_phi.phi_1d,
+        "phi_2d": an.graph_phi.phi_2d,
+        "phi_3d": an.graph_phi.phi_3d,
+        "phi_star": an.graph_phi.phi_star,
+        "phi_3d_grid": an.grid.phi_3d,
+        "n_max": counts["max"],
+        "n_bond": counts["bond"],
+        "n_ring": counts["ring"],
+        "n_cage": counts["cage"],
+        "morse_sum": morse_sum(counts),
+        "h2_fraction": clusters["fractions"]["H2"],
+        "h3_fraction": clusters["fractions"]["H3"],
+        "extended_fraction": clusters["fractions"]["extended"],
+        "largest_cluster": clusters["largest_cluster"],
+        "network_isovalue": float(isovalue),
+    }
+    return {k: row[k] for k in FRAME_KEYS}

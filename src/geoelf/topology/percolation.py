@@ -17,7 +17,9 @@ import numba
 import numpy as np
 
 FACE = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.int64)
-ALL26 = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)], dtype=np.int64)
+ALL26 = np.array(
+    [[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)], dtype=np.int64
+)
 
 
 @dataclass
@@ -67,7 +69,7 @@ def _find(parent: np.ndarray, off: np.ndarray, x: int, out: np.ndarray) -> int:
 def _add_wrap(basis: np.ndarray, rank: np.ndarray, slot: int, w0: int, w1: int, w2: int) -> None:
     """Add an integer wrap vector to a component's basis (exact integer rank test)."""
     r = rank[slot]
-    if w0 == 0 and w1 == 0 and w2 == 0 or r == 3:
+    if (w0 == 0 and w1 == 0 and w2 == 0) or r == 3:
         return
     if r == 0:
         basis[slot, 0, 0] = w0
@@ -93,7 +95,9 @@ def _add_wrap(basis: np.ndarray, rank: np.ndarray, slot: int, w0: int, w1: int, 
 
 
 @numba.njit(cache=True)
-def _percolate(values: np.ndarray, order: np.ndarray, shape: np.ndarray, nbrs: np.ndarray, h_count: np.ndarray) -> np.ndarray:
+def _percolate(
+    values: np.ndarray, order: np.ndarray, shape: np.ndarray, nbrs: np.ndarray, h_count: np.ndarray
+) -> np.ndarray:
     n0, n1, n2 = shape[0], shape[1], shape[2]
     n = n0 * n1 * n2
     parent = np.arange(n)

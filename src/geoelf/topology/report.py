@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from geoelf.topology.critical_points import KINDS, morse_sum
-from geoelf.topology.network import Analysis, morse_counts
 from geoelf.topology.graph import PeriodicNeighbours
+from geoelf.topology.network import Analysis, morse_counts
 
 
 def wrap_frac(frac: np.ndarray) -> np.ndarray:
@@ -32,8 +32,14 @@ def topology_document(an: Analysis) -> dict[str, Any]:
     points: list[dict[str, Any]] = []
     for k in range(len(g.node_value)):
         x = g.node_pos[k]
-        entry = {"kind": "max", "signature": [3, -3], "frac": wrap_frac(x @ inv).tolist(), "cart": x.tolist(),
-                 "value": float(g.node_value[k]), "label": g.node_kind[k]}
+        entry = {
+            "kind": "max",
+            "signature": [3, -3],
+            "frac": wrap_frac(x @ inv).tolist(),
+            "cart": x.tolist(),
+            "value": float(g.node_value[k]),
+            "label": g.node_kind[k],
+        }
         if g.node_atoms[k]:
             entry["atoms"] = [int(a) for a in g.node_atoms[k]]
             entry["symbols"] = [field.atoms[a].symbol for a in g.node_atoms[k]]
@@ -51,10 +57,16 @@ def topology_document(an: Analysis) -> dict[str, Any]:
         inside = np.zeros(len(cps.value), bool)
     for i in np.flatnonzero((cps.kind > 0) & ~inside):
         kind = KINDS[cps.kind[i]]
-        entry = {"kind": kind, "signature": [3, int(2 * cps.kind[i] - 3)], "frac": cps.frac[i].tolist(),
-                 "cart": cps.cart[i].tolist(), "value": float(cps.value[i]), "eigenvalues": cps.eigenvalues[i].tolist()}
-        if kind == "bond" and i in joins:
-            a0, b0, s = joins[i]
+        entry = {
+            "kind": kind,
+            "signature": [3, int(2 * cps.kind[i] - 3)],
+            "frac": cps.frac[i].tolist(),
+            "cart": cps.cart[i].tolist(),
+            "value": float(cps.value[i]),
+            "eigenvalues": cps.eigenvalues[i].tolist(),
+        }
+        if kind == "bond" and int(i) in joins:
+            a0, b0, s = joins[int(i)]
             entry["joins"] = [a0, b0]
             entry["translation"] = [int(x) for x in s]
         points.append(entry)

@@ -57,7 +57,20 @@ def resume(out: Path, cfg: TrainConfig, net, opt, ema: WeightAverage | None = No
         return {}
     state = json.loads(meta_path.read_text())
     old = {**TrainConfig().as_dict(), **state.get("config", {})}  # keys added since take their defaults
-    for key in ("data", "seed", "net", "synthetic", "train_split", "steps", "lr", "lr_final", "batch_structures", "probes_per_structure", "architecture", "ema"):
+    for key in (
+        "data",
+        "seed",
+        "net",
+        "synthetic",
+        "train_split",
+        "steps",
+        "lr",
+        "lr_final",
+        "batch_structures",
+        "probes_per_structure",
+        "architecture",
+        "ema",
+    ):
         if old.get(key) != cfg.as_dict().get(key):
             raise GeoelfError(f"{out} holds a run with another {key}; use a new --out or delete it", str(meta_path))
     tensors = load_file(str(out / "checkpoint.safetensors"))

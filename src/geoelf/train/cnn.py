@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geoelf.train.checkpoints import checkpoint, plot_history, resume, write_resolved
 from geoelf.train.config import TrainConfig
 from geoelf.train.data import Item
-from geoelf.train.checkpoints import checkpoint, plot_history, resume, write_resolved
 
 
 def _grid_metrics(net, inputs, items) -> dict[str, float]:
@@ -73,15 +73,42 @@ def train_cnn(cfg: TrainConfig, train_items: list[Item], val_items: list[Item], 
         out_of_time = (time.perf_counter() - t_start) / 60 > cfg.minutes
         if step % cfg.val_every == 0 or step in (cfg.steps, cfg.stop_at) or out_of_time:
             m = _grid_metrics(net, x_val, val_items)
-            history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in m.items()},
-                            "minutes": (time.perf_counter() - t_start) / 60})
+            history.append(
+                {
+                    "step": step,
+                    "train_mse": float(np.mean(losses)),
+                    "lr": lr,
+                    **{f"val_{k}": v for k, v in m.items()},
+                    "minutes": (time.perf_counter() - t_start) / 60,
+                }
+            )
             losses = []
             if m["mae"] < best:
                 best = m["mae"]
-                package.save(net, out / "model", {"name": cfg.name, "version": cfg.version, "training": {"data": cfg.data, "synthetic": cfg.synthetic,
-                             "last": history[-1]}, "protocol_id": train_items[0].meta.get("protocol_id") or "synthetic"})
-            checkpoint(out, net, opt, None, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
-                                       "seconds": time.perf_counter() - t_start, "config": cfg.as_dict()})
+                package.save(
+                    net,
+                    out / "model",
+                    {
+                        "name": cfg.name,
+                        "version": cfg.version,
+                        "training": {"data": cfg.data, "synthetic": cfg.synthetic, "last": history[-1]},
+                        "protocol_id": train_items[0].meta.get("protocol_id") or "synthetic",
+                    },
+                )
+            checkpoint(
+                out,
+                net,
+                opt,
+                None,
+                {
+                    "step": step,
+                    "history": history,
+                    "best_mae": best,
+                    "rng": rng.bit_generator.state,
+                    "seconds": time.perf_counter() - t_start,
+                    "config": cfg.as_dict(),
+                },
+            )
             plot_history(history, out / "loss.png")
     bar.close()
     return out / "model"

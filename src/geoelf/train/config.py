@@ -1,8 +1,8 @@
 """Training configuration: a YAML file, then command-line overrides (``key=value``, dotted keys).
 
 Every key of :class:`TrainConfig` can appear in the file; ``net`` holds the keys of
-:class:`geoelf.model.network.NetConfig`. ``configs/dense-h-v1.yaml`` is the recipe of the shipped model (read it there rather than
-copied here, where it would drift)::
+:class:`geoelf.model.network.NetConfig`. ``configs/dense-h-v1.yaml`` is the recipe of the shipped model
+(read it there rather than copied here, where it would drift)::
 
     geoelf train configs/dense-h-v1.yaml steps=500 net.features=64 out=runs/try
 """
@@ -96,12 +96,11 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
         raise GeoelfError(f"unknown training settings: {', '.join(unknown)}", path)
     if values.get("architecture", "probenet") not in ("probenet", "elfnet-cnn"):
         raise GeoelfError(f"architecture must be probenet or elfnet-cnn, not {values['architecture']!r}", path)
-    if values.get("architecture") == "elfnet-cnn":
-        from geoelf.model.cnn import CnnConfig as NetConfig
-    else:
-        from geoelf.model.network import NetConfig
+    from geoelf.model.cnn import CnnConfig
+    from geoelf.model.network import NetConfig
 
-    net_known = {f.name for f in fields(NetConfig)}
+    net_class = CnnConfig if values.get("architecture") == "elfnet-cnn" else NetConfig
+    net_known = {f.name for f in fields(net_class)}
     bad = sorted(set(values.get("net", {})) - net_known)
     if bad:
         raise GeoelfError(f"unknown net settings: {', '.join(bad)}", path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,7 @@ class Item:
         """The atom–atom pairs within ``cutoff`` Å (``neighbour_pairs``), computed once: training
         draws every snapshot thousands of times, and its atoms never move."""
         if cutoff not in self._pairs:
-            from geoelf.model.neighbours import neighbour_pairs
+            from geoelf.neighbours import neighbour_pairs
 
             pos = self.atoms.positions
             self._pairs[cutoff] = neighbour_pairs(pos, pos, self.atoms.cell.array, cutoff, exclude_self=True)
@@ -52,30 +51,10 @@ def load_split(root: str, split: str) -> list[Item]:
     return items
 
 
-def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Superposed hydrogen 1s atoms on the grid: density ρ (bohr⁻³) and ELF, shapes (N1, N2, N3).
-
-    ρ = Σ ρ_a with ρ_a = e^{−2r}/π; τ = Σ τ_W,a (one orbital per atom); the ELF is
-    1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}.
-    """
-    from geoelf.model.atomic_density import superposed_1s
-
-    rho, grad, tau = superposed_1s(atoms, tuple(shape))
-    rho = np.maximum(rho, 1e-12)
-    tau_w = np.sum(grad**2, axis=-1) / (8.0 * rho)
-    d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
-    chi = np.maximum(tau - tau_w, 0.0) / d_h
-    return rho, 1.0 / (1.0 + chi**2)
-
-
-def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:
-    """The no-learning baseline: ELF of superposed hydrogen 1s atoms, (N1, N2, N3)."""
-    return promolecular(atoms, shape)[1]
-
-
 def synthetic_items(n: int, seed: int, natoms: int = 16) -> list[Item]:
     """Random dense-hydrogen-like structures labelled with the promolecular ELF (tests, demos)."""
     from geoelf.dft.md import random_molecular_start
+    from geoelf.model.atomic_density import promolecular_elf
 
     rng = np.random.default_rng(seed)
     items = []
@@ -83,7 +62,12 @@ def synthetic_items(n: int, seed: int, natoms: int = 16) -> list[Item]:
         rs = float(rng.uniform(1.3, 1.6))
         atoms = random_molecular_start(natoms, rs, seed * 1000 + k)
         atoms.positions += rng.normal(scale=0.1, size=atoms.positions.shape)
-        shape = tuple([16] * 3)
-        items.append(Item(atoms, promolecular_elf(atoms, shape).astype(np.float32),
-                          {"rs": rs, "phase": "fluid", "trajectory": f"synthetic{k}", "pressure_gpa": None}))
+        shape = (16, 16, 16)
+        items.append(
+            Item(
+                atoms,
+                promolecular_elf(atoms, shape).astype(np.float32),
+                {"rs": rs, "phase": "fluid", "trajectory": f"synthetic{k}", "pressure_gpa": None},
+            )
+        )
     return items

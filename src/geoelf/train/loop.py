@@ -82,7 +82,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     ema = WeightAverage(net, cfg.ema) if cfg.ema else None
     validated = ema.net if ema else net  # the weights that are validated, compared and packaged
     state = resume(out, cfg, net, opt, ema)
-    last_good = LastGood(net, opt, ema, state.get("step", 0))  # what a diverged run returns to (checkpoints hold only good states)
+    last_good = LastGood(
+        net, opt, ema, state.get("step", 0)
+    )  # what a diverged run returns to (checkpoints hold only good states)
     lr_scale = state.get("lr_scale", 1.0)  # halved at every return
     if dist.rank == 0:
         write_resolved(out, cfg)
@@ -96,8 +98,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     t_start = time.perf_counter() - state.get("seconds", 0.0)
     # when the clock ends the run, a step total would give a false ETA: show the minutes left instead
     # into a log file (not a terminal) one line a minute, not one per step
-    bar = tqdm(total=None if cfg.lr_by_time else cfg.steps, initial=step, desc="train", unit="step",
-               disable=not progress or dist.rank != 0, mininterval=0.1 if sys.stderr.isatty() else 60)
+    bar = tqdm(
+        total=None if cfg.lr_by_time else cfg.steps,
+        initial=step,
+        desc="train",
+        unit="step",
+        disable=not progress or dist.rank != 0,
+        mininterval=0.1 if sys.stderr.isatty() else 60,
+    )
     losses: list[float] = []
     lr = cfg.lr
 
@@ -105,8 +113,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         nonlocal best, losses, lr_scale
         metrics = evaluate_probes(validated, val, net_cfg, device)
         minutes = (time.perf_counter() - t_start) / 60
-        history.append({"step": step, "train_mse": float(np.mean(losses)), "lr": lr, **{f"val_{k}": v for k, v in metrics.items()},
-                        "minutes": minutes})
+        history.append(
+            {
+                "step": step,
+                "train_mse": float(np.mean(losses)),
+                "lr": lr,
+                **{f"val_{k}": v for k, v in metrics.items()},
+                "minutes": minutes,
+            }
+        )
         if ema:  # the raw weights too, so every run shows what the average gains
             history[-1].update({f"raw_val_{k}": v for k, v in evaluate_probes(net, val, net_cfg, device).items()})
         losses = []
@@ -117,15 +132,34 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             last_good.restore()
             lr_scale *= 0.5
             history[-1]["rolled_back_to_step"] = last_good.step
-            log.warning("step %d: validation MAE %.4f against the best %.4f: back to step %d, learning rate x%g",
-                        step, metrics["mae"], best, last_good.step, lr_scale)
+            log.warning(
+                "step %d: validation MAE %.4f against the best %.4f: back to step %d, learning rate x%g",
+                step,
+                metrics["mae"],
+                best,
+                last_good.step,
+                lr_scale,
+            )
         else:
             last_good.keep(step)
             if metrics["mae"] < best:
                 best = metrics["mae"]
                 _package(validated, out / "model", cfg, train_items, history)
-        checkpoint(out, net, opt, ema, {"step": step, "history": history, "best_mae": best, "rng": rng.bit_generator.state,
-                                    "seconds": time.perf_counter() - t_start, "lr_scale": lr_scale, "config": cfg.as_dict()})
+        checkpoint(
+            out,
+            net,
+            opt,
+            ema,
+            {
+                "step": step,
+                "history": history,
+                "best_mae": best,
+                "rng": rng.bit_generator.state,
+                "seconds": time.perf_counter() - t_start,
+                "lr_scale": lr_scale,
+                "config": cfg.as_dict(),
+            },
+        )
         plot_history(history, out / "loss.png")
 
     while step < cfg.steps and not (cfg.stop_at and step >= cfg.stop_at):
@@ -144,11 +178,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             group["lr"] = lr
         # every rank draws the whole global batch, so all ranks stay in step; on a GPU the atom
         # pairs are searched there (make_batch), so none are cached
-        parts, targets, pairs = draw_batch(train_items, rng, cfg.batch_structures, cfg.probes_per_structure,
-                                           None if dist.cuda else net_cfg.cutoff_atom)
+        parts, targets, pairs = draw_batch(
+            train_items, rng, cfg.batch_structures, cfg.probes_per_structure, None if dist.cuda else net_cfg.cutoff_atom
+        )
         # each rank takes its share; DDP averages the gradients, which equals the gradient of
         # the mean over the global batch because every share has the same number of probes
-        parts, targets, pairs = (x[dist.rank :: dist.world] for x in (parts, targets, pairs))
+        parts, targets, pairs = (
+            parts[dist.rank :: dist.world],
+            targets[dist.rank :: dist.world],
+            pairs[dist.rank :: dist.world],
+        )
         batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe, device=device, atom_pairs=pairs or None)
         pred = model(batch)
         loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets), device=device)) ** 2)
@@ -170,8 +209,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     return out / "model"
 
 
-def draw_batch(items: list[Item], rng: np.random.Generator, structures: int, probes: int,
-               cutoff_atom: float | None) -> tuple[list, list[np.ndarray], list]:
+def draw_batch(
+    items: list[Item], rng: np.random.Generator, structures: int, probes: int, cutoff_atom: float | None
+) -> tuple[list, list[np.ndarray], list]:
     """A training batch: ``structures`` distinct random snapshots, ``probes`` random grid points of each.
     Returns the (atoms, points (P, 3) Å) pairs for ``make_batch``, their ELF (P,) each, and each
     snapshot's cached atom pairs within ``cutoff_atom`` Å (none when it is None)."""
@@ -226,7 +266,9 @@ class LastGood:
         import copy
 
         self.step = step
-        self.saved = copy.deepcopy((self.net.state_dict(), self.opt.state_dict(), self.ema.net.state_dict() if self.ema else None))
+        self.saved = copy.deepcopy(
+            (self.net.state_dict(), self.opt.state_dict(), self.ema.net.state_dict() if self.ema else None)
+        )
 
     def restore(self) -> None:
         import copy
@@ -246,7 +288,7 @@ class Distributed:
         self.cuda = False
 
     @classmethod
-    def start(cls, batch_structures: int) -> "Distributed":
+    def start(cls, batch_structures: int) -> Distributed:
         import os
 
         import torch.distributed as td
@@ -311,9 +353,23 @@ def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: li
     from geoelf.model import package
 
     net = copy.deepcopy(net).cpu()  # packages and domain statistics are made on the CPU
-    package.save(net, folder, {"name": cfg.name, "version": cfg.version, "training": {"data": cfg.data, "split": cfg.train_split,
-                 "seed": cfg.seed, "synthetic": cfg.synthetic, "last": history[-1] if history else None},
-                 "protocol_id": items[0].meta.get("protocol_id") or "synthetic", "domain": domain_stats(net, items)})
+    package.save(
+        net,
+        folder,
+        {
+            "name": cfg.name,
+            "version": cfg.version,
+            "training": {
+                "data": cfg.data,
+                "split": cfg.train_split,
+                "seed": cfg.seed,
+                "synthetic": cfg.synthetic,
+                "last": history[-1] if history else None,
+            },
+            "protocol_id": items[0].meta.get("protocol_id") or "synthetic",
+            "domain": domain_stats(net, items),
+        },
+    )
 
 
 def domain_stats(net, items: list[Item]) -> dict:
@@ -321,7 +377,7 @@ def domain_stats(net, items: list[Item]) -> dict:
     largest standardised feature distance seen in training (×1.25 is the out-of-domain limit)."""
     import torch
 
-    from geoelf.model.neighbours import neighbour_pairs
+    from geoelf.neighbours import neighbour_pairs
 
     rs, dmin, feats = [], math.inf, []
     for it in items:
@@ -331,11 +387,20 @@ def domain_stats(net, items: list[Item]) -> dict:
         if len(d):
             dmin = min(dmin, float(np.linalg.norm(d, axis=1).min()))
         with torch.no_grad():
-            state = net.atom_state(torch.as_tensor(a.numbers), torch.as_tensor(i), torch.as_tensor(j),
-                                   torch.as_tensor(d, dtype=torch.float32))
+            state = net.atom_state(
+                torch.as_tensor(a.numbers),
+                torch.as_tensor(i),
+                torch.as_tensor(j),
+                torch.as_tensor(d, dtype=torch.float32),
+            )
             feats.append(net.invariant(state).double().numpy())
     f = np.concatenate(feats)
     mu, sd = f.mean(0), f.std(0) + 1e-6
     z = np.sqrt(np.mean(((f - mu) / sd) ** 2, axis=1))
-    return {"rs_range": [float(min(rs)), float(max(rs))], "min_hh": dmin, "feature_mean": mu.tolist(),
-            "feature_std": sd.tolist(), "feature_z_max": float(1.25 * z.max())}
+    return {
+        "rs_range": [float(min(rs)), float(max(rs))],
+        "min_hh": dmin,
+        "feature_mean": mu.tolist(),
+        "feature_std": sd.tolist(),
+        "feature_z_max": float(1.25 * z.max()),
+    }

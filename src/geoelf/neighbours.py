@@ -32,8 +32,9 @@ def _zero_image(images) -> int:
     return int((abs(images).sum(1) == 0).nonzero()[0][0])
 
 
-def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray, cutoff: float,
-                    exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def neighbour_pairs(
+    points: np.ndarray, positions: np.ndarray, cell: np.ndarray, cutoff: float, exclude_self: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (point, atom image) pairs closer than ``cutoff``.
 
     Args:
@@ -66,8 +67,15 @@ def neighbour_pairs(points: np.ndarray, positions: np.ndarray, cell: np.ndarray,
     return p[order], (q % n)[order], disp[order]
 
 
-def neighbour_pairs_torch(points, positions, cell: np.ndarray, cutoff: float, exclude_self: bool = False,
-                          device: str = "cpu", max_block: int = 2**25):
+def neighbour_pairs_torch(
+    points,
+    positions,
+    cell: np.ndarray,
+    cutoff: float,
+    exclude_self: bool = False,
+    device: str = "cpu",
+    max_block: int = 2**25,
+):
     """``neighbour_pairs`` by brute force over atom images in torch, on ``device`` (a GPU in training).
 
     Same pairs and displacements as the KD-tree version (the order within a point may differ).
