@@ -1,5 +1,6 @@
 # Quick start:  make demo   (set up + predict the ELF of a shipped 64-atom structure, network analysis)
 #               make test   (set up + run the whole test suite)
+# Also:         make lint   (ruff + mypy on src/)   make docs   (the documentation site, warnings as errors)
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
@@ -10,7 +11,7 @@ REFERENCE = $(EXAMPLES)/h64_rs1.33_T2800.ELF.cube.gz
 # The CPU build of PyTorch first: asking pip for "torch" alone may fetch GBs of CUDA packages.
 TORCH   ?= torch==2.13.0
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint docs bench clean
 
 setup: $(VENV)/.installed
 
@@ -30,8 +31,21 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+$(VENV)/.tools: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test,lint,docs]"
+	touch $@
+
+lint: $(VENV)/.tools
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy
+
+# the site in site/: CLI and API reference generated, the tutorial notebook executed
+docs: $(VENV)/.tools
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: setup
 	$(BIN)/python benchmarks/bench_topology.py
 
 clean:
-	rm -rf $(VENV) demo demo_elf.cube.gz demo_slice.png demo_hist.png
+	rm -rf $(VENV) site demo demo_elf.cube.gz demo_slice.png demo_hist.png

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GEOELF=.venv/bin/geoelf
 PYTHON=.venv/bin/python
-RUN=${RUN:-runs/dense-h-v1-v3e}  # version 4; version 3: runs/dense-h-v1-v3d; version 2: runs/dense-h-v1-v2
+RUN=${RUN:-runs/dense-h-v1}
 CNN_RUN=${CNN_RUN:-runs/elfnet-cnn-final}
 MODEL=src/geoelf/models/dense-h-v1
 EXAMPLE=data/v1/fluid/h64_rs1.33_T2800_s1111/h64_rs1.33_T2800_s1111_step000900.h5

@@ -35,7 +35,7 @@ def split_files(split: str) -> tuple[str, list[str], str]:
 def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path | None = None) -> tuple[dict, str]:
     """`geoelf evaluate` (``geoelf.analysis.evaluate``) on a dataset split or on NAME=GLOB; returns the JSON document and the command.
     ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
-    taken instead of a rerun (baselines, whose figures do not change from one candidate to the next)."""
+    taken instead of a rerun (baselines, whose figures do not change from one model version to the next)."""
     split_name, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
