@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def residual_plots(files: list[dict], rows: list[dict], ref, pred, folder: str) 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     for f in files:
         ax.plot(f["autocorrelation"]["r"], f["autocorrelation"]["c"], lw=0.7, alpha=0.6)
-    ax.axhline(1 / np.e, color="k", lw=0.6, ls="--", label="1/e")
+    ax.axhline(math.exp(-1), color="k", lw=0.6, ls="--", label="1/e")
     ax.axvline(np.nanmean([f["d_hh"] for f in files]), color="tab:red", lw=0.8, label="mean nearest H–H")
     ax.set_xlabel("r (Å)")
     ax.set_ylabel("C(r) of the residual")
