@@ -21,10 +21,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-# the embedded model dense-h-v1: ELF from the positions alone, its network descriptors, then the
+# the embedded model dense-h-v1: ELF from the positions alone with its error bars, its network descriptors, then the
 # same prediction scored against the DFT ELF of that snapshot (R², errors, φ, critical points)
 demo: setup
-	$(BIN)/geoelf predict $(STRUCTURE) --network -o demo_elf.cube.gz
+	$(BIN)/geoelf predict $(STRUCTURE) --network --uncertainty -o demo_elf.cube.gz
 	$(BIN)/geoelf evaluate $(REFERENCE) --plots demo
 	$(BIN)/geoelf plot demo_elf.cube.gz -o demo
 

@@ -69,9 +69,48 @@ def match_critical_points(
     }
 
 
-def compare(ref: Field, pred: Field, topology: bool = True) -> dict[str, Any]:
-    """Everything `geoelf evaluate` reports for one file."""
+# nominal coverages at which a σ is checked: the fraction of errors within z_p·σ, z_p the Gaussian
+# quantile, should be p (a reliability diagram plots the observed fraction against p)
+NOMINAL = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6827, 0.7, 0.8, 0.9, 0.9545, 0.99)
+
+
+def gaussian_quantile(p: float) -> float:
+    """z with P(|N(0, 1)| ≤ z) = p."""
+    from scipy.special import erfinv
+
+    return float(np.sqrt(2.0) * erfinv(p))
+
+
+def coverage(errors: np.ndarray, sigma: np.ndarray) -> dict[str, Any]:
+    """How well σ describes |errors|: the fractions within ±σ and ±2σ, and the observed fraction
+    within z_p·σ for each nominal p of NOMINAL (same shapes, any)."""
+    ratio = np.abs(np.ravel(errors)) / np.maximum(np.ravel(sigma), 1e-12)
+    return {
+        "within_1sigma": float(np.mean(ratio <= 1.0)),
+        "within_2sigma": float(np.mean(ratio <= 2.0)),
+        "curve": [float(np.mean(ratio <= gaussian_quantile(p))) for p in NOMINAL],
+    }
+
+
+def calibration_error(curve: list[float]) -> float:
+    """Expected calibration error: the mean |observed − nominal| coverage over NOMINAL."""
+    return float(np.mean(np.abs(np.array(curve) - np.array(NOMINAL))))
+
+
+def compare(
+    ref: Field,
+    pred: Field,
+    topology: bool = True,
+    sigma: Field | None = None,
+    error_model: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything `geoelf evaluate` reports for one file. With ``sigma`` (the prediction's σ(x)):
+    its mean and coverage of the errors; with ``error_model`` as well ({xi_A, samples, phi_scale}):
+    the σ of each φ of the prediction."""
     doc: dict[str, Any] = metrics(ref.data, pred.data)
+    if sigma is not None:
+        doc["sigma_mean"] = float(sigma.data.mean())
+        doc["coverage"] = coverage(pred.data - ref.data, sigma.data)
     if topology:
         from geoelf.topology.network import analyse, networking
         from geoelf.topology.report import topology_document
@@ -82,4 +121,9 @@ def compare(ref: Field, pred: Field, topology: bool = True) -> dict[str, Any]:
             doc[f"{key}_ref"] = net_ref[key]
             doc[f"{key}_pred"] = net_pred[key]
         doc.update(match_critical_points(topology_document(an_ref), topology_document(an_pred), ref.cell))
+        if sigma is not None and error_model is not None:
+            from geoelf.topology.uncertainty import topology_sigma
+
+            m = error_model
+            doc.update(topology_sigma(an_pred, sigma, m["xi_A"], m["samples"], m["phi_scale"]))
     return doc

@@ -43,32 +43,46 @@ def references(
 
 
 def evaluate(
-    model: Any, refs: Iterable[tuple[str, Field, dict[str, Any]]], topology: bool = True, plots: str | None = None
+    model: Any,
+    refs: Iterable[tuple[str, Field, dict[str, Any]]],
+    topology: bool = True,
+    plots: str | None = None,
+    uncertainty: bool | None = None,
 ) -> dict[str, Any]:
     """Predict each reference's grid with ``model`` (a ``Predictor`` or baseline) and compare.
 
     Returns ``{"model", "provenance", "files", "aggregate", "by_pressure"}`` (and ``"plots"``, the PNG
-    paths, when ``plots`` names a folder).
+    paths, when ``plots`` names a folder). ``uncertainty`` (default: whenever the model carries a
+    calibration) adds the coverage of its σ(x) and σ_φ to every file and to the aggregate.
     """
     from geoelf.analysis.compare import compare, metrics
     from geoelf.data.dataset import pressure_bin
     from geoelf.provenance import file_sha256, run_provenance
     from geoelf.topology.network import TOPOLOGY_SETTINGS
 
-    provenance = run_provenance(model, {"topology": TOPOLOGY_SETTINGS if topology else None})
+    calibration = getattr(model, "calibration", None)
+    uncertainty = calibration is not None if uncertainty is None else uncertainty
+    error_model = None
+    options: dict[str, Any] = {"topology": TOPOLOGY_SETTINGS if topology else None}
+    if uncertainty and calibration is not None:
+        error_model = {"xi_A": calibration.xi_A, "samples": calibration.samples, "phi_scale": calibration.phi_scale}
+        options["uncertainty_sha256"] = calibration.sha256
+    provenance = run_provenance(model, options)
     files: list[dict[str, Any]] = []
     ref_values: list[np.ndarray] = []
     pred_values: list[np.ndarray] = []
     bins: dict[str, list[int]] = {}
     for path, ref, meta in refs:
-        pred = model.grid(ref.atoms, ref.shape, source=path)
+        pred = model.grid(ref.atoms, ref.shape, source=path, uncertainty=uncertainty)
         files.append(
             {
                 "path": path,
                 "input_sha256": file_sha256(path),
-                **compare(ref, pred.field, topology=topology),
+                **compare(ref, pred.field, topology=topology, sigma=pred.sigma, error_model=error_model),
                 "seconds_predict": pred.seconds,
                 "out_of_domain": pred.out_of_domain,
+                "ood_score": pred.ood_score,
+                "points": int(ref.data.size),
                 "pressure_gpa": meta.get("pressure_gpa"),
             }
         )
@@ -78,6 +92,8 @@ def evaluate(
     r, p = np.concatenate(ref_values), np.concatenate(pred_values)
     aggregate: dict[str, float | None] = {**metrics(r, p), **(_topology_aggregate(files) if topology else {})}
     aggregate["seconds_predict_median"] = float(np.median([f["seconds_predict"] for f in files]))
+    if uncertainty:
+        aggregate.update(uncertainty_aggregate(files))
     by_pressure = {
         name: {
             "files": len(idx),
@@ -110,3 +126,46 @@ def _topology_aggregate(files: list[dict[str, Any]]) -> dict[str, float | None]:
         "phi_3d_within_0.02": float(np.mean(np.array(phi) <= PHI_TOLERANCE)) if phi else None,
         "cp_matched_fraction": sum(f["cp_matched"] for f in files) / max(1, sum(f["cp_ref"] for f in files)),
     }
+
+
+def uncertainty_aggregate(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calibration over files: pointwise coverage pooled over all grid points, the fraction of
+    files whose |Δφ_3D| lies within ±σ_φ and ±2σ_φ, both reliability curves and their expected
+    calibration errors, and whether σ_φ is informative (the share of the files with
+    |Δφ_3D| > PHI_TOLERANCE that lie in the top quarter of σ_φ)."""
+    from geoelf.analysis.compare import NOMINAL, calibration_error, coverage
+
+    weights = np.array([f["points"] for f in files], dtype=float)
+    curve = np.average([f["coverage"]["curve"] for f in files], axis=0, weights=weights)
+    out: dict[str, Any] = {
+        "sigma_mean": float(np.average([f["sigma_mean"] for f in files], weights=weights)),
+        "within_1sigma": float(np.average([f["coverage"]["within_1sigma"] for f in files], weights=weights)),
+        "within_2sigma": float(np.average([f["coverage"]["within_2sigma"] for f in files], weights=weights)),
+        "nominal": list(NOMINAL),
+        "coverage_curve": [float(c) for c in curve],
+        "ece": calibration_error(list(curve)),
+    }
+    rows = [f for f in files if f.get("phi_3d_sigma") and f.get("phi_3d_pred") is not None and f.get("phi_3d_ref")]
+    if rows:
+        err = np.array([f["phi_3d_pred"] - f["phi_3d_ref"] for f in rows])
+        sig = np.array([f["phi_3d_sigma"] for f in rows])
+        phi = coverage(err, sig)
+        out["phi_3d"] = {
+            "files": len(rows),
+            "within_1sigma": phi["within_1sigma"],
+            "within_2sigma": phi["within_2sigma"],
+            "coverage_curve": phi["curve"],
+            "ece": calibration_error(phi["curve"]),
+            "sigma_median": float(np.median(sig)),
+            "top_quarter_share_of_misses": _top_quarter_share(np.abs(err), sig),
+        }
+    return out
+
+
+def _top_quarter_share(abs_err: np.ndarray, sigma: np.ndarray) -> float | None:
+    """Of the files with |Δφ| > PHI_TOLERANCE, the share whose σ_φ is in the top quarter (None: no misses)."""
+    missed = abs_err > PHI_TOLERANCE
+    if not missed.any():
+        return None
+    top = sigma >= np.quantile(sigma, 0.75)
+    return float(np.sum(missed & top) / np.sum(missed))

@@ -84,3 +84,15 @@ def fmt(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     return f"{x:.{digits}f}"
+
+
+def add_reference_options(p: argparse.ArgumentParser, split_help: str) -> None:
+    """DFT references as files or as a dataset split (``geoelf.analysis.evaluate.references``)."""
+    p.add_argument(
+        "references",
+        nargs="*",
+        metavar="REFERENCE",
+        help="DFT ELF files (cube, ELFCAR, XSF, .npz, .h5; .gz ok)",
+    )
+    p.add_argument("--dataset", help="dataset folder (with --split)")
+    p.add_argument("--split", help=split_help)

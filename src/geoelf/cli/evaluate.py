@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from geoelf.cli.common import add_reference_options
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "references", nargs="*", metavar="REFERENCE", help="ELF files (cube, ELFCAR, XSF, .npz, .h5 samples; .gz ok)"
-    )
-    p.add_argument("--dataset", help="dataset folder (with --split)")
-    p.add_argument("--split", help="evaluate every sample of this split")
+    add_reference_options(p, "evaluate every sample of this split")
     p.add_argument("--model", help="model package, shipped name, or 'promolecular' (no-learning baseline)")
     p.add_argument("--no-topology", action="store_true", help="skip φ and critical points (faster)")
+    p.add_argument(
+        "--no-uncertainty", action="store_true", help="skip the coverage of the model's σ (default: when it has one)"
+    )
     p.add_argument("--plots", metavar="DIR", help="write parity.png and histogram.png here")
     p.add_argument("--json", action="store_true")
 
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = get_model(args.model)
     refs = references(args.references, args.dataset, args.split)
-    doc = evaluate(model, refs, topology=not args.no_topology, plots=args.plots)
+    uncertainty = False if args.no_uncertainty else None  # None: whenever the model carries a calibration
+    doc = evaluate(model, refs, topology=not args.no_topology, plots=args.plots, uncertainty=uncertainty)
     files, aggregate, by_pressure, provenance = doc["files"], doc["aggregate"], doc["by_pressure"], doc["provenance"]
     if args.json:
         print_json(doc)
@@ -50,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
         f"  aggregate: R² {a['r2']:.5f}  MAE {a['mae']:.4f}  RMSE {a['rmse']:.4f}  "
         f"max {a['max_abs']:.3f}  W1 {a['w1']:.4f}"
     )
+    if "within_1sigma" in a:
+        phi = a.get("phi_3d") or {}
+        line = f"  uncertainty: grid points within ±σ {a['within_1sigma']:.1%}, ±2σ {a['within_2sigma']:.1%}"
+        if phi:
+            line += f"; φ_3D within ±σ_φ {phi['within_1sigma']:.0%}, ±2σ_φ {phi['within_2sigma']:.0%}"
+        print(line)
     for name, b in by_pressure.items():
         if name != "unknown":  # references without a pressure (plain ELF files) have no bin
             print(f"  {name:>10s} GPa: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}")

@@ -32,6 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ELF at which H clusters are counted with --network "
         "(default 0.7, as in screen; at φ_3D every H percolates)",
     )
+    p.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="also σ(x) of the ELF (written beside it as NAME_sigma.EXT) and, with --network, σ of each φ "
+        "and the probability of each H–H bond point at --isovalue",
+    )
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: all)")
     p.add_argument(
         "--max-memory",
@@ -81,12 +87,22 @@ def output_name(template: str, index: int, many: bool) -> str:
     return f"{stem}_{index:05d}.{suffix}{gz}"
 
 
+def sigma_name(output: str) -> str:
+    """The file beside an ELF output that holds its σ(x): NAME_sigma.EXT (ELFCAR → ELFCAR_sigma)."""
+    gz = ".gz" if output.endswith(".gz") else ""
+    name = output[: -len(gz)] if gz else output
+    stem, dot, suffix = name.rpartition(".")
+    if dot and "/" not in suffix and suffix.lower() in ("cube", "cub", "xsf", "npz", "vasp"):
+        return f"{stem}_sigma.{suffix}{gz}"
+    return f"{name}_sigma{gz}"
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
     from geoelf.cli.common import fmt, print_json
     from geoelf.model.baselines import get_model
-    from geoelf.model.predict import grid_shape
+    from geoelf.model.predict import describe, grid_shape
     from geoelf.provenance import file_sha256, run_provenance
 
     log = logging.getLogger("geoelf.predict")
@@ -114,11 +130,18 @@ def run(args: argparse.Namespace) -> int:
         from geoelf.topology.network import TOPOLOGY_SETTINGS
 
         options.update(isovalue=args.isovalue, topology=TOPOLOGY_SETTINGS)
+    calibration = getattr(predictor, "calibration", None)
+    if args.uncertainty:
+        if calibration is None:
+            from geoelf.errors import GeoelfError
+
+            raise GeoelfError(f"model {predictor.name} has no uncertainty calibration (geoelf calibrate makes one)")
+        options["uncertainty_sha256"] = calibration.sha256
     provenance = run_provenance(predictor, options)
     hashes = {path: file_sha256(path) for path in dict.fromkeys(args.structures)}
     docs = []
     for n, ((source, index, atoms), shape) in enumerate(zip(all_frames, shapes)):
-        pred = predictor.grid(atoms, shape, source=source)
+        pred = predictor.grid(atoms, shape, source=source, uncertainty=args.uncertainty)
         doc = {
             "source": source,
             "frame": index,
@@ -127,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(pred.seconds, 4),
             "out_of_domain": pred.out_of_domain,
             "domain_notes": pred.domain_notes,
+            "ood_score": round(pred.ood_score, 4),
             "model": predictor.name,
             "input_sha256": hashes[source],
             "provenance": provenance,
@@ -138,25 +162,40 @@ def run(args: argparse.Namespace) -> int:
 
             doc["output"] = output_name(args.output, n, len(all_frames) > 1)
             write(pred.field, doc["output"])
+            if pred.sigma is not None:
+                doc["sigma_output"] = sigma_name(doc["output"])
+                write(pred.sigma, doc["sigma_output"])
+        if pred.sigma is not None:
+            doc["elf_sigma_mean"] = float(pred.sigma.data.mean())
         if args.network:
-            from geoelf.topology.network import frame_descriptors
-
             # the same description of a frame as a row of `geoelf screen`
-            doc["network"] = frame_descriptors(pred.field, args.isovalue)
+            doc["network"], an = describe(pred, args.isovalue, calibration)
+            if pred.sigma is not None:
+                from geoelf.topology.uncertainty import bond_probabilities
+
+                doc["bond_probabilities"] = bond_probabilities(an, pred.sigma, args.isovalue)
+            else:  # no σ asked for: no empty σ keys
+                from geoelf.topology.uncertainty import SIGMA_KEYS
+
+                doc["network"] = {k: v for k, v in doc["network"].items() if k not in SIGMA_KEYS}
         docs.append(doc)
         if not args.json:
             line = f"{source} [{index}] {len(atoms)} atoms, grid {'×'.join(map(str, shape))}: {pred.seconds:.3f} s"
             if "output" in doc:
                 line += f" -> {doc['output']}"
+            if pred.sigma is not None:
+                line += f", mean σ(ELF) {doc['elf_sigma_mean']:.4f}"
             if pred.out_of_domain:
-                line += "  (OUT OF DOMAIN)"
+                line += f"  (OUT OF DOMAIN, score {pred.ood_score:.2f})"
             print(line)
             if args.network:
                 net = doc["network"]
-                print(
-                    f"  φ_1D {fmt(net['phi_1d'], 3)}  φ_2D {fmt(net['phi_2d'], 3)}  "
-                    f"φ_3D {fmt(net['phi_3d'], 3)}  φ* {fmt(net['phi_star'], 3)}  (Morse sum {net['morse_sum']})"
+                phis = "  ".join(
+                    f"{label} {fmt(net[key], 3)}"
+                    + (f" ± {fmt(net[key + '_sigma'], 3)}" if key + "_sigma" in net else "")
+                    for label, key in (("φ_1D", "phi_1d"), ("φ_2D", "phi_2d"), ("φ_3D", "phi_3d"), ("φ*", "phi_star"))
                 )
+                print(f"  {phis}  (Morse sum {net['morse_sum']})")
                 print(
                     f"  H at ELF ≥ {args.isovalue:g}: H2 {net['h2_fraction']:.0%}, H3 {net['h3_fraction']:.0%}, "
                     f"extended {net['extended_fraction']:.0%}; largest cluster {net['largest_cluster']} H"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from geoelf.cli.common import add_reference_options
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("references", nargs="*", metavar="REFERENCE", help="DFT ELF files or .h5 samples")
-    p.add_argument("--dataset", help="dataset folder (with --split)")
-    p.add_argument("--split", help="every sample of this split")
+    add_reference_options(p, "every sample of this split")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--model", help="model package, shipped name or 'promolecular'")
     src.add_argument(

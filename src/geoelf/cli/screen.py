@@ -38,6 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="GB",
         help="refuse frames whose grid would need more (default: available memory)",
     )
+    p.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="also σ of each φ and the mean σ(x) of the ELF (the model must carry a calibration)",
+    )
     p.add_argument("--plot", metavar="PNG", help="summary plot of φ against pressure (or frame)")
 
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         args.elf_out,
         isovalue=args.isovalue,
         max_memory_gb=args.max_memory,
+        uncertainty=args.uncertainty,
     )
     summary = screen(args.inputs, args.output, opts, args.chunk, args.scheduler, args.workers, fresh=args.fresh)
     rate = f"{summary['frames_per_s']:.2f} frames/s" if summary["frames_per_s"] else "nothing left to compute"

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ase import Atoms
 
+from geoelf.errors import GeoelfError
 from geoelf.field import Field
 from geoelf.model.atomic_density import promolecular_elf
 from geoelf.model.package import provenance as package_provenance
@@ -27,11 +28,22 @@ class PromolecularBaseline:
     def check(self, atoms: Atoms, source: str | None = None) -> None:
         check_structure(atoms, {1}, self.name, source)
 
-    def grid(self, atoms: Atoms, shape: tuple[int, int, int], source: str | None = None) -> Prediction:
+    calibration = None
+
+    def grid(
+        self, atoms: Atoms, shape: tuple[int, int, int], source: str | None = None, uncertainty: bool = False
+    ) -> Prediction:
         self.check(atoms, source)
+        no_uncertainty(self.name, uncertainty)
         t0 = time.perf_counter()
         elf = promolecular_elf(atoms, shape)
         return Prediction(Field(elf, atoms.copy(), "ELF", {"model": self.name}), time.perf_counter() - t0, False, [])
+
+
+def no_uncertainty(name: str, asked: bool) -> None:
+    """Baselines carry no error model: asking for one is the user's error."""
+    if asked:
+        raise GeoelfError(f"model {name} has no uncertainty calibration")
 
 
 class CnnPredictor:
@@ -46,12 +58,15 @@ class CnnPredictor:
     def check(self, atoms, source=None) -> None:
         check_structure(atoms, set(self.config["net"]["species"]), self.name, source)
 
-    def grid(self, atoms, shape, source=None):
+    calibration = None
+
+    def grid(self, atoms, shape, source=None, uncertainty: bool = False):
         import torch
 
         from geoelf.model.cnn import density_input
 
         self.check(atoms, source)
+        no_uncertainty(self.name, uncertainty)
         t0 = time.perf_counter()
         x = torch.from_numpy(density_input(atoms, shape))[None, None]
         with torch.no_grad():

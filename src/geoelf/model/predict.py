@@ -21,6 +21,9 @@ _FFT_FACTORS = (2, 3, 5)
 # grid points per slab of the grid kernel: one 48³ frame is one slab; 2,000 atoms on 200³ peak at
 # 0.85 GB (400,000 points a slab: 1.3 GB) at the same speed
 SLAB_POINTS = 150_000
+# the tolerances of the domain check beyond the training ranges: rs in bohr, the shortest H–H distance in Å
+RS_TOLERANCE = 0.03
+HH_TOLERANCE = 0.02
 COINCIDENT_A = 0.01  # Å: two atoms closer than this are one atom given twice
 MAX_GRID_COUNT = 100_000  # points along one lattice vector: far beyond any memory, refused before arithmetic
 
@@ -101,10 +104,31 @@ def check_structure(atoms: Atoms, species: set[int], model: str, source: str | N
 
 @dataclass
 class Prediction:
+    """A predicted ELF ``field`` and what goes with it: the seconds it took, whether the structure is
+    outside the training domain (and why), the continuous out-of-domain score (≤ 1 inside), and
+    with ``uncertainty`` the calibrated σ(x) of the ELF as a Field on the same grid."""
+
     field: Field
     seconds: float
     out_of_domain: bool
     domain_notes: list[str] = dataclasses.field(default_factory=list)
+    ood_score: float = 0.0
+    sigma: Field | None = None
+
+
+def describe(result: Prediction, isovalue: float = 0.7, calibration: Any = None) -> tuple[dict[str, Any], Any]:
+    """A predicted frame's description — the columns of a screening row: φ, critical-point counts,
+    H clusters at ``isovalue`` and, when ``result`` carries σ(x) and ``calibration`` is the model's
+    error model, σ of each φ (else None) — and the topology analysis behind it."""
+    from geoelf.topology.network import analyse, frame_descriptors
+    from geoelf.topology.uncertainty import SIGMA_KEYS, frame_sigma
+
+    an = analyse(result.field, grid_26=False)
+    sigma: dict[str, float | None] = dict.fromkeys(SIGMA_KEYS)
+    if result.sigma is not None and calibration is not None:
+        c = calibration
+        sigma = frame_sigma(an, result.sigma, c.xi_A, c.samples, c.phi_scale)
+    return {**frame_descriptors(result.field, isovalue, an), **sigma}, an
 
 
 class Predictor:
@@ -130,6 +154,9 @@ class Predictor:
         self.name = self.config["name"]
         self.provenance = package.provenance(self.config)
         self.species = set(self.net.config.species)
+        from geoelf.model.uncertainty import load_calibration
+
+        self.calibration = load_calibration(package.resolve(model), self.config["sha256"]["weights"])
 
     def check(self, atoms: Atoms, source: str | None = None) -> None:
         check_structure(atoms, self.species, self.name, source)
@@ -150,58 +177,117 @@ class Predictor:
             )
 
     def grid(
-        self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS, source: str | None = None
+        self,
+        atoms: Atoms,
+        shape: tuple[int, int, int],
+        slab_points: int = SLAB_POINTS,
+        source: str | None = None,
+        uncertainty: bool = False,
     ) -> Prediction:
-        """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes."""
+        """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes; with
+        ``uncertainty``, also its calibrated σ(x) (the package must carry a calibration)."""
+        self.check(atoms, source)
+        if uncertainty and self.calibration is None:
+            raise GeoelfError(f"model {self.name} has no uncertainty calibration (geoelf calibrate makes one)")
+        t0 = time.perf_counter()
+        h, slabs = self._slabs(atoms, shape, slab_points)
+        out = np.empty(shape)
+        sigma = np.empty(shape) if uncertainty else None
+        for i0, i1, channels in slabs:
+            s, v, t, high, extra = channels
+            elf, sig = self.head(s, v, t, high, extra, uncertainty)
+            out[i0:i1] = elf.reshape(i1 - i0, shape[1], shape[2])
+            if sigma is not None and sig is not None:
+                sigma[i0:i1] = sig.reshape(i1 - i0, shape[1], shape[2])
+            del channels, s, v, t, high, extra  # freed before the next slab allocates its own (peak: one slab)
+        ood, notes, score = self.domain(atoms, self.net.invariant(h))
+        sigma_field = None
+        if sigma is not None:
+            from geoelf.model.uncertainty import SIGMA_CEILING, inflation
+
+            sigma = np.minimum(sigma * inflation(score), SIGMA_CEILING)
+            sigma_field = Field(sigma, atoms.copy(), "ELF sigma", {"model": self.name})
+        seconds = time.perf_counter() - t0  # the domain check is part of every frame's cost
+        field = Field(out, atoms.copy(), "ELF", {"model": self.name})
+        return Prediction(field, seconds, ood, notes, score, sigma_field)
+
+    def _slabs(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS):
+        """The atom state h and an iterator over slabs of grid planes: (i0, i1, (s, v, t, high, extra)),
+        the grid kernel's channels of planes i0 ≤ i < i1 and the long-range channels (or None)."""
         import torch
 
         from geoelf.model.grid_kernel import grid_messages, radial_table
 
-        self.check(atoms, source)
-        t0 = time.perf_counter()
         h = self.atom_state(atoms)
         with torch.no_grad():
             filters, values, widths = self.net.probe_factors(h)
         rbf = self.net.probe_rbf
         table = radial_table(filters.double().numpy(), rbf.centres.double().numpy(), rbf.width, rbf.rc)
-        plane = shape[1] * shape[2]
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
-        step = max(1, slab_points // plane)
-        out = np.empty(shape)
-        for i0 in range(0, shape[0], step):
-            i1 = min(shape[0], i0 + step)
-            s, v, t, high = grid_messages(
-                shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc, (i0, i1)
-            )
-            extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
-            out[i0:i1] = self.head(s, v, t, high, extra).reshape(i1 - i0, shape[1], shape[2])
-            del s, v, t, high, extra  # freed before the next slab allocates its own (peak: one slab, not two)
-        ood, notes = self.domain(atoms, self.net.invariant(h))
-        seconds = time.perf_counter() - t0  # the domain check is part of every frame's cost
-        return Prediction(Field(out, atoms.copy(), "ELF", {"model": self.name}), seconds, ood, notes)
+        step = max(1, slab_points // (shape[1] * shape[2]))
 
-    def head(
-        self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None
-    ) -> np.ndarray:
-        """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T), the l = 3, 4
-        power spectra (P, L3 + L4) and long-range channels (P, C) or None, in chunks of ``head_points`` points."""
+        def slabs():
+            for i0 in range(0, shape[0], step):
+                i1 = min(shape[0], i0 + step)
+                s, v, t, high = grid_messages(
+                    shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc, (i0, i1)
+                )
+                extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
+                yield i0, i1, (s, v, t, high, extra)
+
+        return h, slabs()
+
+    def features(self, atoms: Atoms, shape: tuple[int, int, int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ELF head's input features (k, n) and the predicted ELF (k,) at the flat grid indices
+        ``index`` (k,) of the grid ``shape``: what an error model of this network reads."""
         import torch
 
+        index = np.sort(np.asarray(index, dtype=np.int64))
+        _, slabs = self._slabs(atoms, shape)
+        plane = shape[1] * shape[2]
+        rows, elf = [], []
+        for i0, i1, channels in slabs:
+            local = index[(index >= i0 * plane) & (index < i1 * plane)] - i0 * plane
+            x = self.head_features(*channels)[local]
+            with torch.no_grad():
+                elf.append(torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0]).double().numpy())
+            rows.append(x)
+        return np.concatenate(rows), np.concatenate(elf)
+
+    def head_features(
+        self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None
+    ) -> np.ndarray:
+        """The head's input features (P, n) from the grid kernel's channels (see ``head``)."""
         from geoelf.model.grid_kernel import head_inputs
 
         c = self.net.config
+        x = head_inputs(s, v, t, high, c.features, c.atom_vector_features, c.atom_tensor_features)
+        return x if extra is None else np.concatenate([x, extra.astype(x.dtype)], axis=1)
+
+    def head(
+        self,
+        s: np.ndarray,
+        v: np.ndarray,
+        t: np.ndarray,
+        high: np.ndarray,
+        extra: np.ndarray | None,
+        uncertainty: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T), the l = 3, 4
+        power spectra (P, L3 + L4) and long-range channels (P, C) or None, in chunks of ``head_points``
+        points; with ``uncertainty``, also the calibrated σ (P,) from the same features (else None)."""
+        import torch
+
         out = np.empty(len(s))
+        sigma = np.empty(len(s)) if uncertainty and self.calibration is not None else None
         with torch.no_grad():
             for p in range(0, len(s), self.head_points):
                 part = slice(p, p + self.head_points)
-                x = head_inputs(
-                    s[part], v[part], t[part], high[part], c.features, c.atom_vector_features, c.atom_tensor_features
-                )
-                if extra is not None:
-                    x = np.concatenate([x, extra[part].astype(x.dtype)], axis=1)
-                elf = torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0])
-                out[part] = elf.double().numpy()
-        return out
+                x = self.head_features(s[part], v[part], t[part], high[part], None if extra is None else extra[part])
+                out[part] = torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0]).double().numpy()
+                if sigma is not None and self.calibration is not None:
+                    sigma[part] = self.calibration.sigma(x)
+        return out, sigma
 
     def long_range_grid(self, atoms: Atoms, h, shape: tuple[int, int, int]) -> np.ndarray | None:
         """Long-range channels (C, n1, n2, n3) on the grid, or None for a local model."""
@@ -244,30 +330,40 @@ class Predictor:
             out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
         return out
 
-    def domain(self, atoms: Atoms, h=None) -> tuple[bool, list[str]]:
+    def domain(self, atoms: Atoms, h=None) -> tuple[bool, list[str], float]:
         """Is the structure inside the training domain? Checks density, shortest H–H distance
-        and how far its atomic environments lie from the training ones (feature distance)."""
+        and how far its atomic environments lie from the training ones (feature distance).
+
+        Returns (outside, the reasons, the out-of-domain score): the score is the largest of the
+        atoms' feature distance over the training limit, and, for a density or H–H distance outside
+        the training range, 1 plus the excess in units of the range's tolerance; it is ≤ 1 inside
+        the domain and grows continuously outside it."""
         dom: dict[str, Any] = self.config.get("domain") or {}
         notes = []
         n = len(atoms)
         rs = wigner_seitz_rs(atoms.get_volume(), n)
         lo, hi = dom.get("rs_range", (0, math.inf))
-        if not lo - 0.03 <= rs <= hi + 0.03:
+        score = 0.0
+        if not lo - RS_TOLERANCE <= rs <= hi + RS_TOLERANCE:
             notes.append(f"density rs = {rs:.3f} bohr outside the training range {lo:.2f}–{hi:.2f}")
+            score = max(score, 1.0 + (max(lo - rs, rs - hi) - RS_TOLERANCE) / RS_TOLERANCE)
         if n > 1:
             from geoelf.neighbours import neighbour_pairs
 
             _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, 2.0, exclude_self=True)
             dmin = float(np.linalg.norm(d, axis=1).min()) if len(d) else math.inf
-            if dmin < dom.get("min_hh", 0.0) - 0.02:
+            if dmin < dom.get("min_hh", 0.0) - HH_TOLERANCE:
                 notes.append(f"shortest H–H distance {dmin:.3f} Å below the training minimum {dom['min_hh']:.3f} Å")
+                score = max(score, 1.0 + (dom["min_hh"] - HH_TOLERANCE - dmin) / HH_TOLERANCE)
         if h is not None and "feature_mean" in dom:
             mu = np.array(dom["feature_mean"])
             sd = np.array(dom["feature_std"])
             z = np.sqrt(np.mean(((h.double().numpy() - mu) / sd) ** 2, axis=1))
+            if "feature_z_max" in dom:
+                score = max(score, float(z.max()) / dom["feature_z_max"])
             if z.max() > dom.get("feature_z_max", math.inf):
                 notes.append(
                     f"{int(np.sum(z > dom['feature_z_max']))} atoms with environments unlike the training data "
                     f"(feature distance {z.max():.2f} > {dom['feature_z_max']:.2f})"
                 )
-        return bool(notes), notes
+        return bool(notes), notes, score

@@ -106,7 +106,8 @@ def graph_percolation(graph: AttractorGraph, h_per_node: np.ndarray) -> Percolat
     return Percolation(*result)
 
 
-def _h_per_node(graph: AttractorGraph, field: Field) -> np.ndarray:
+def h_per_node(graph: AttractorGraph, field: Field) -> np.ndarray:
+    """Number of H nuclei in each node of the graph (K,)."""
     numbers = field.atoms.numbers
     return np.array([int(np.sum(numbers[m] == 1)) if m else 0 for m in graph.node_atoms], dtype=int)
 
@@ -148,7 +149,7 @@ def analyse(field: Field, depths: tuple[int, ...] = DEPTHS, grid_26: bool = True
     hv = nucleus_voxels(field.atoms.get_scaled_positions(wrap=True)[h], field.shape)
     grid6 = percolate(field.data, hv, 6)
     grid26 = percolate(field.data, hv, 26) if grid_26 else None
-    return Analysis(field, cps, graph, grid6, grid26, graph_percolation(graph, _h_per_node(graph, field)))
+    return Analysis(field, cps, graph, grid6, grid26, graph_percolation(graph, h_per_node(graph, field)))
 
 
 def merged_counts(cps: CriticalPoints, graph: AttractorGraph) -> dict[str, int]:
@@ -201,7 +202,7 @@ def h_network(field: Field, isovalue: float | None = None, analysis: Analysis | 
     t = isovalue if isovalue is not None else an.graph_phi.phi_3d
     if t is None or np.isnan(t):
         t = float(np.max(g.edge_value)) if len(g.edge_value) else 1.0
-    h_node = _h_per_node(g, field)
+    h_node = h_per_node(g, field)
     uf = OffsetUnionFind(len(g.node_value), h_node)
     keep = np.flatnonzero(g.edge_value >= t)
     for e in keep:
