@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from ase import Atoms
 from geoelf.field import Field
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The tests compare the grid path with the PyTorch path to 1e-6: a float32 head everywhere, whatever the
+# CPU (the bfloat16 head has its own test in test_model.py)
+os.environ["GEOELF_HEAD_PRECISION"] = "float32"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "external" / "tcestime"
 

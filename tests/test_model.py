@@ -436,3 +436,25 @@ def test_a_slow_first_kernel_call_says_it_is_compiling(net, tmp_path, caplog, mo
     with caplog.at_level("WARNING", logger="geoelf.model.grid_kernel"):
         Predictor(str(tmp_path / "m")).grid(structure(3), (6, 6, 6))  # the entry point is known: no notice
     assert not caplog.records
+
+
+def test_a_bfloat16_head_stays_within_its_rounding_and_is_recorded(tmp_path, monkeypatch):
+    """The bfloat16 head (the default where the CPU has native bfloat16) against float32 on the same
+    grid: differences of the order of bfloat16's rounding (8 bits), and the precision in the provenance."""
+    from geoelf.model.predict import head_precision
+
+    torch.manual_seed(0)
+    net = ProbeNet(TENSOR)
+    package.save(net, tmp_path / "m", package_extra("t", net))
+    atoms = structure(3)
+    exact = Predictor(str(tmp_path / "m"), precision="float32")
+    low = Predictor(str(tmp_path / "m"), precision="bfloat16")
+    a = exact.grid(atoms, (12, 12, 12)).field.data
+    b = low.grid(atoms, (12, 12, 12)).field.data
+    assert 0 < np.abs(a - b).max() < 0.01
+    assert (exact.provenance["head_precision"], low.provenance["head_precision"]) == ("float32", "bfloat16")
+    monkeypatch.setenv("GEOELF_HEAD_PRECISION", "bfloat16")
+    assert head_precision() == "bfloat16" and head_precision("float32") == "float32"
+    monkeypatch.setenv("GEOELF_HEAD_PRECISION", "half")
+    with pytest.raises(GeoelfError, match="head precision must be one of auto, bfloat16, float32"):
+        head_precision()

@@ -90,7 +90,8 @@ def plane_pairs(
     """The (grid point, atom image) pairs within ``rc`` Å of grid plane i, grouped by point: start
     (n1·n2 + 1,) so point q's pairs are start[q]:start[q + 1], their atom (E,), table interval (E,)
     and geometry (E, 4): the fraction t within the interval and the unit vector r̂ from atom to
-    point, in the dtype of ``like``. Two passes (count, then fill) size the arrays exactly."""
+    point, in the dtype of ``like``. Two passes (count, then fill) size the arrays exactly; along the
+    third axis only the chord of each atom's sphere is visited (about half its bounding box)."""
     n0, n1, n2 = shape[0], shape[1], shape[2]
     points = n1 * n2
     per_r = intervals / rc
@@ -99,6 +100,8 @@ def plane_pairs(
     atom = np.empty(0, dtype=np.int32)
     node = np.empty(0, dtype=np.int32)
     geo = np.empty((0, 4), dtype=like.dtype)
+    c0, c1, c2 = cell[2, 0], cell[2, 1], cell[2, 2]
+    cc = c0 * c0 + c1 * c1 + c2 * c2
     for sweep in range(2):
         counting = sweep == 0
         if not counting:  # counts → offsets, then room for every pair
@@ -118,7 +121,17 @@ def plane_pairs(
                 d0 = gi / n0 - fa0
                 for gj in box(fa1, reach[1], n1):
                     d1 = gj / n1 - fa1
-                    for gk in box(fa2, reach[2], n2):
+                    # only the chord of the sphere along c: x(g) = p + g·c with g = gk/n2 is within rc
+                    # where cc g² + 2 (p·c) g + p·p − rc² < 0 (one margin point each side for rounding)
+                    p0, p1, p2 = cartesian(d0, d1, -fa2, cell)
+                    pc = p0 * c0 + p1 * c1 + p2 * c2
+                    disc = pc * pc - cc * (p0 * p0 + p1 * p1 + p2 * p2 - rc * rc)
+                    if disc <= 0.0:
+                        continue
+                    root = math.sqrt(disc)
+                    first = int(math.floor((-pc - root) / cc * n2)) - 1
+                    last = int(math.ceil((-pc + root) / cc * n2)) + 1
+                    for gk in range(first, last + 1):
                         x, y, z = cartesian(d0, d1, gk / n2 - fa2, cell)
                         r2 = x * x + y * y + z * z
                         if r2 >= rc * rc:
