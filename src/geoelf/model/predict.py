@@ -269,6 +269,7 @@ class Predictor:
                 )
                 extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
                 yield i0, i1, (s, v, t, high, extra)
+                del s, v, t, high, extra  # before the next slab allocates its own (peak: one slab, not two)
 
         return h, slabs()
 
