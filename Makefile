@@ -48,4 +48,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_topology.py
 
 clean:
-	rm -rf $(VENV) site demo demo_elf.cube.gz demo_slice.png demo_hist.png
+	rm -rf $(VENV) site demo demo_elf.cube.gz demo_elf_sigma.cube.gz demo_slice.png demo_hist.png
