@@ -90,6 +90,15 @@ def file_rows(doc: dict) -> list[str]:
     return rows
 
 
+def kept_uncertainty_section(card: Path) -> list[str]:
+    """The card's "## Uncertainty" section as `scripts/calibration_report.py --card` wrote it (kept when
+    the rest of the card is rewritten; empty if there is none)."""
+    if not card.exists() or "## Uncertainty" not in card.read_text():
+        return []
+    section = "## Uncertainty" + card.read_text().split("## Uncertainty", 1)[1]
+    return section.split("\n## ", 1)[0].rstrip().split("\n") + [""]
+
+
 def training_section(run: Path | None) -> list[str]:
     if run is None or not (run / "checkpoint.json").exists():
         return []
@@ -163,7 +172,9 @@ def main() -> None:
     if args.notes:
         lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]
     (out_dir / "weights.sha256").write_text(weights_hash + "\n")  # which weights the documents were made with
-    (folder / "MODEL_CARD.md").write_text("\n".join(lines))
+    card = folder / "MODEL_CARD.md"
+    lines += kept_uncertainty_section(card)
+    card.write_text("\n".join(lines))
     print(f"wrote {folder / 'MODEL_CARD.md'} and {out_dir}/")
 
 
