@@ -214,3 +214,35 @@ def test_forced_fft_grid_puts_a_lower_cutoff_on_the_protocol_points():
     r2 = 1 - np.sum((forced.data - fine.data) ** 2) / np.sum((fine.data - fine.data.mean()) ** 2)
     assert 0.99 < r2 < 1.0
     assert "nr1 = %d" % fine.shape[0] in pw_scf_input(h2, replace(ElfProtocol(), fft_grid=fine.shape), (1, 1, 1), "/x")
+
+
+@qe
+def test_md_from_a_given_structure_keeps_its_cell_and_records_it(tmp_path):
+    """Thermal snapshots of a crystal: `geoelf dft md --start` runs from the given atoms and cell
+    (natoms and density from the file), marks the snapshots "solid", and a rerun from another
+    structure into the same folder is refused."""
+    from ase.io import read as read_structure
+    from ase.io import write as write_structure
+
+    crystal = Atoms("H4", positions=[[0, 0, 0], [0.74, 0, 0], [1.1, 1.2, 1.0], [1.1, 1.94, 1.0]],
+                    cell=[2.3, 2.4, 2.2], pbc=True)
+    start = tmp_path / "crystal.extxyz"
+    write_structure(start, crystal, format="extxyz")
+    folder = tmp_path / "thermal"
+    args = ["dft", "md", "--start", str(start), "--temperature", "300", "--interval", "3", "--equilibration", "3",
+            "--snapshots", "1", "-o", str(folder), "--nprocs", "1"]
+    done = subprocess.run(geoelf_cmd(*args), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    segs = sorted((folder / "segments").glob("seg_*.xyz"))
+    assert len(segs) == 2
+    first = read_structure(segs[0])
+    np.testing.assert_allclose(first.cell.array, crystal.cell.array)
+    assert len(first) == 4 and first.info["phase"] == "solid" and first.info["md_step"] == 3
+    shift = (first.positions - crystal.positions) @ np.linalg.inv(crystal.cell.array)
+    shift = (shift - np.round(shift)) @ crystal.cell.array  # minimum image: the segment wraps positions
+    assert np.linalg.norm(shift, axis=1).max() < 0.5  # three steps at 300 K move little
+    moved = crystal.copy()
+    moved.positions[0] += 0.1
+    write_structure(start, moved, format="extxyz")
+    again = subprocess.run(geoelf_cmd(*args), capture_output=True, text=True)
+    assert again.returncode == 2 and "other settings (start_sha256)" in again.stderr

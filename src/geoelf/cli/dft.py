@@ -21,11 +21,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--phase", default=None, help="phase label stored with the samples (default: from the file, else 'unknown')"
     )
     _profile_options(e)
-    m = sub.add_parser("md", help="Born–Oppenheimer MD of fluid hydrogen from a random molecular start")
+    m = sub.add_parser(
+        "md", help="Born–Oppenheimer MD of hydrogen: a fluid from a random molecular start, or a given structure"
+    )
     m.add_argument("-o", "--output", required=True, metavar="DIR", help="trajectory folder (resumable)")
     dens = m.add_mutually_exclusive_group(required=True)
     dens.add_argument("--rs", type=float, help="Wigner–Seitz radius, bohr")
     dens.add_argument("--volume-per-atom", type=float, help="Å³ per atom")
+    dens.add_argument(
+        "--start", metavar="STRUCTURE", help="start from this structure (e.g. a relaxed crystal: thermal snapshots)"
+    )
+    m.add_argument("--phase", help="phase stored with the snapshots (default: fluid, or solid with --start)")
     m.add_argument("--temperature", type=float, required=True, help="K")
     m.add_argument("--natoms", type=int, default=64)
     m.add_argument("--snapshots", type=int, default=10)
@@ -100,10 +106,18 @@ def run(args: argparse.Namespace) -> int:
         from geoelf.units import volume_per_atom, wigner_seitz_rs
 
         profile = _profile(args)
-        rs = args.rs if args.rs is not None else wigner_seitz_rs(args.volume_per_atom, 1)
+        start, natoms = None, args.natoms
+        if args.start:
+            from geoelf.io.structures import read_frames
+
+            start = read_frames(args.start)[-1]
+            natoms = len(start)
+            rs = wigner_seitz_rs(start.get_volume(), natoms)
+        else:
+            rs = args.rs if args.rs is not None else wigner_seitz_rs(args.volume_per_atom, 1)
         snaps = run_md(
             args.output,
-            args.natoms,
+            natoms,
             rs,
             args.temperature,
             args.snapshots,
@@ -111,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             args.equilibration,
             args.seed,
             profile,
+            start=start,
+            phase=args.phase or ("solid" if start is not None else "fluid"),
         )
         print(f"{len(snaps)} snapshots in {args.output}/segments (volume {volume_per_atom(rs):.4f} Å³/atom)")
         if args.label:

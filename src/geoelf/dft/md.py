@@ -67,6 +67,22 @@ def random_molecular_start(natoms: int, rs_bohr: float, seed: int) -> Atoms:
     return atoms
 
 
+RUN_DEFAULTS: dict[str, Any] = {"phase": "fluid", "start_sha256": None}
+
+
+def structure_sha256(atoms: Atoms) -> str:
+    """A hash of a structure's species, cell and positions (Å, rounded to 1e-6)."""
+    from geoelf.provenance import canonical_sha256
+
+    return canonical_sha256(
+        {
+            "numbers": atoms.numbers.tolist(),
+            "cell": np.round(atoms.cell.array, 6).tolist(),
+            "positions": np.round(atoms.positions, 6).tolist(),
+        }
+    )
+
+
 class Trajectory:
     """A resumable MD trajectory folder: ``run.json`` (settings) and ``segments/seg_NNNN.xyz``."""
 
@@ -79,8 +95,18 @@ class Trajectory:
         spec = self.folder / "run.json"
         if spec.exists():
             old = json.loads(spec.read_text())
-            fixed = ("natoms", "rs", "temperature_k", "seed", "interval", "equilibration_segments")
-            changed = [k for k in fixed if old.get(k) != config.get(k)]
+            fixed = (
+                "natoms",
+                "rs",
+                "temperature_k",
+                "seed",
+                "interval",
+                "equilibration_segments",
+                "phase",
+                "start_sha256",
+            )
+            # runs written before a key existed hold its default (fluid MD from a random start)
+            changed = [k for k in fixed if old.get(k, RUN_DEFAULTS.get(k)) != config.get(k, RUN_DEFAULTS.get(k))]
             if changed:
                 raise GeoelfError(f"existing trajectory has other settings ({', '.join(changed)})", str(spec))
             return old
@@ -114,8 +140,14 @@ def run_md(
     profile: Profile | None = None,
     settings: MdSettings | None = None,
     progress: bool = True,
+    start: Atoms | None = None,
+    phase: str = "fluid",
 ) -> list[Atoms]:
-    """Run (or resume, or extend) an MD trajectory until it holds ``snapshots`` snapshots."""
+    """Run (or resume, or extend) an MD trajectory until it holds ``snapshots`` snapshots.
+
+    It starts from random H2 molecules at density ``rs`` (bohr), or from ``start`` (a relaxed
+    crystal, say: its atoms and cell; ``natoms`` and ``rs`` must then be its own). ``phase`` is
+    stored with every snapshot ("fluid", or "solid" for thermal snapshots of a crystal)."""
     from tqdm import tqdm
 
     profile = profile or Profile.load()
@@ -133,13 +165,17 @@ def run_md(
             "equilibration_segments": n_eq,
             "trajectory": name,
             "settings": settings.__dict__,
+            "phase": phase,
+            "start_sha256": None if start is None else structure_sha256(start),
         }
     )
     total = n_eq + snapshots
-    start = len(traj.done())
-    atoms = traj.last_atoms() or random_molecular_start(natoms, rs, seed)
-    bar = tqdm(total=total, initial=min(start, total), desc=f"md {name}", unit="seg", disable=not progress)
-    for index in range(start, total):
+    first = len(traj.done())
+    if start is not None and len(start) != natoms:
+        raise GeoelfError(f"the start structure has {len(start)} atoms, not {natoms}")
+    atoms = traj.last_atoms() or (start.copy() if start is not None else random_molecular_start(natoms, rs, seed))
+    bar = tqdm(total=total, initial=min(first, total), desc=f"md {name}", unit="seg", disable=not progress)
+    for index in range(first, total):
         atoms = _segment(atoms, index, traj, cfg, settings, profile)
         bar.update(1)
     bar.close()
@@ -166,7 +202,7 @@ def _segment(atoms: Atoms, index: int, traj: Trajectory, cfg: dict, settings: Md
         step = (index + 1) * cfg["interval"]
         new.info.update(
             {
-                "phase": "fluid",
+                "phase": cfg.get("phase", "fluid"),
                 "rs": cfg["rs"],
                 "temperature_k": cfg["temperature_k"],
                 "trajectory": cfg["trajectory"],
