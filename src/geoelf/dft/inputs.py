@@ -102,6 +102,10 @@ def pw_md_input(atoms: Atoms, settings, temperature: float, nstep: int, pseudo_d
         "occupations": "smearing",
         "smearing": "mv",
         "degauss": float(settings.degauss),
+        # a crystal's start is symmetric and the thermostat breaks the symmetry at the first step:
+        # pw.x stops ("some of the original symmetry operations not satisfied") unless told not to
+        # use it; at Γ and for a fluid's random start it changes nothing
+        "nosym": True,
     }
     electrons = {
         "conv_thr": float(settings.conv_thr),
