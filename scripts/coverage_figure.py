@@ -71,7 +71,7 @@ def draw(records: list[dict], out: Path) -> None:
                 s=60 if crystal else 18,
                 edgecolors="k",
                 linewidths=0.3,
-                label=f"dataset {name}{' crystals' if crystal else ''} ({len(rows)})",
+                label=f"dataset {name}{' solids' if crystal else ''} ({len(rows)})",
             )
     ax.set_xscale("log")
     ax.set_xlabel("DFT pressure (GPa, static ions)")
