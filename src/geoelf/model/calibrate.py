@@ -49,23 +49,25 @@ def calibrate(
 
     rng = np.random.default_rng(seed)
     frames = list(refs)
-    features, residuals, xis = [], [], []
+    features, residuals = [], []
     for path, ref, _ in frames:
         index = rng.choice(ref.data.size, size=min(points_per_frame, ref.data.size), replace=False)
         x, elf = predictor.features(ref.atoms, ref.shape, index)
         features.append(x)
         residuals.append(elf - ref.data.ravel()[np.sort(index)])
-        xis.append(residual_xi(ref, predictor.grid(ref.atoms, ref.shape, source=path).field))
         log.info("%s: features and residuals", path)
     x, r = np.concatenate(features), np.concatenate(residuals)
     head = fit_sigma_head(x, r, seed=seed)
-    predictor.calibration = Calibration(head, 1.0, 1.0, float(np.nanmean(xis)), draws, {})
+    predictor.calibration = Calibration(head, 1.0, 1.0, float("nan"), draws, {})
     point_scale = coverage_scale(np.abs(r) / predictor.calibration.sigma(x))
     predictor.calibration.point_scale = point_scale
 
+    # one prediction a frame gives both the residual's correlation length (all frames, first) and the
+    # σ field behind the topology's draws
+    predictions = [predictor.grid(ref.atoms, ref.shape, source=path, uncertainty=True) for path, ref, _ in frames]
+    predictor.calibration.xi_A = float(np.nanmean([residual_xi(f[1], p.field) for f, p in zip(frames, predictions)]))
     ratios, files = [], []
-    for path, ref, meta in frames:
-        pred = predictor.grid(ref.atoms, ref.shape, source=path, uncertainty=True)
+    for (path, ref, meta), pred in zip(frames, predictions):
         assert pred.sigma is not None
         an = analyse(pred.field)
         spread = np.nanstd(phi_draws(an, pred.sigma, predictor.calibration.xi_A, draws, seed), axis=0)
