@@ -38,7 +38,7 @@ rng = np.random.default_rng(0)
 times = {"batch": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
 for step in range(10 + steps):
     t0 = time.perf_counter()
-    parts, targets, pairs = draw_batch(items, rng, structures, probes, cfg.net["cutoff_atom"])
+    parts, targets, pairs, _ = draw_batch(items, rng, structures, probes, cfg.net["cutoff_atom"])
     batch = make_batch(parts, cfg.net["cutoff_atom"], cfg.net["cutoff_probe"], atom_pairs=pairs)
     t1 = time.perf_counter()
     loss = torch.mean((model(batch) - torch.as_tensor(np.concatenate(targets))) ** 2)

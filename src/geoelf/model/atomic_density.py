@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from ase import Atoms
 
-from geoelf.model.grid_kernel import fractional_reach, plane_pairs
+from geoelf.lattice import fractional_reach, plane_pairs
 from geoelf.units import BOHR
 
 
@@ -34,7 +34,7 @@ def _superpose(
     n2 = shape[2]
     for i in numba.prange(shape[0]):
         # one table interval spanning the cutoff, so a pair's interval fraction is r / rc
-        start, _, _, geo = plane_pairs(i, shape, cell, frac_atoms, reach, rc, 1, rho)
+        start, _, _, geo, _ = plane_pairs(i, shape, cell, frac_atoms, reach, rc, 1, rho)
         for q in range(len(start) - 1):
             j, k = q // n2, q % n2
             for e in range(start[q], start[q + 1]):
@@ -63,14 +63,14 @@ def promolecular(atoms: Atoms, shape: tuple[int, int, int]) -> tuple[np.ndarray,
     """Superposed hydrogen 1s atoms on the grid: density ρ (bohr⁻³) and ELF, shapes (N1, N2, N3).
 
     ρ = Σ ρ_a with ρ_a = e^{−2r}/π; τ = Σ τ_W,a (one orbital per atom); the ELF is
-    1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}.
+    1 / (1 + ((τ − τ_W[ρ]) / τ_TF[ρ])²), with τ_W = |∇ρ|²/8ρ and τ_TF = (3/10)(3π²)^{2/3} ρ^{5/3}
+    (``elf_and_chi``).
     """
+    from geoelf.electronic.oneshot import elf_and_chi
+
     rho, grad, tau = superposed_1s(atoms, shape)
     rho = np.maximum(rho, 1e-12)
-    tau_w = np.sum(grad**2, axis=-1) / (8.0 * rho)
-    d_h = 0.3 * (3 * math.pi**2) ** (2 / 3) * rho ** (5 / 3)
-    chi = np.maximum(tau - tau_w, 0.0) / d_h
-    return rho, 1.0 / (1.0 + chi**2)
+    return rho, elf_and_chi(rho, np.sum(grad**2, axis=-1), tau)[0]
 
 
 def promolecular_elf(atoms: Atoms, shape: tuple[int, int, int]) -> np.ndarray:

@@ -10,9 +10,11 @@ table look-up times the atom's channel value instead of a K-term sum. The kernel
 set of channel widths (numba literals), which lets LLVM vectorise its short channel loops. Against
 the earlier scatter-order kernel with per-atom tables it takes 0.21 instead of 0.34 s for
 version 2's channels on a 64-atom 48³ grid, and about 0.3 instead of 0.68 s with l = 3, 4 channels
-(2 threads). It computes the same sums as ``ProbeNet.probe_logits`` to about 1e-6 (tested), in slabs
-of grid planes so big grids stay within memory; ``head_inputs`` then turns the channels into the
-head's invariant features in one pass.
+(2 threads). Each point's channels are summed in small local arrays and turned
+into the head's invariant features (``point_features``) before the next point, so the channels never
+reach memory: a frame writes only the head's input, once. The features equal those of
+``ProbeNet.probe_logits`` to about 1e-6 (the grid path is tested against the torch path), in slabs of
+grid planes so big grids stay within memory.
 """
 
 from __future__ import annotations
@@ -28,28 +30,9 @@ import numpy as np
 from numba.core import errors, types
 from numba.extending import overload
 
+from geoelf.lattice import fractional_reach, plane_pairs
+
 log = logging.getLogger(__name__)
-
-
-def fractional_reach(cell: np.ndarray, rc: float) -> np.ndarray:
-    """(3,) extent of a sphere of radius ``rc`` Å in each fractional coordinate: rc·|b_i| (b_i reciprocal, no 2π)."""
-    return rc * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
-
-
-@numba.njit(cache=True, inline="always")
-def box(f: float, reach: float, n: int) -> range:
-    """Grid indices along one axis (unwrapped, may pass the cell edge) within ``reach`` of fractional ``f``."""
-    return range(int(math.floor((f - reach) * n)), int(math.ceil((f + reach) * n)) + 1)
-
-
-@numba.njit(cache=True, inline="always")
-def cartesian(d0: float, d1: float, d2: float, cell: np.ndarray) -> tuple[float, float, float]:
-    """A fractional displacement as a Cartesian one (Å); rows of ``cell`` are the lattice vectors."""
-    return (
-        d0 * cell[0, 0] + d1 * cell[1, 0] + d2 * cell[2, 0],
-        d0 * cell[0, 1] + d1 * cell[1, 1] + d2 * cell[2, 1],
-        d0 * cell[0, 2] + d1 * cell[1, 2] + d2 * cell[2, 2],
-    )
 
 
 def radial_table(
@@ -76,89 +59,17 @@ def radial_table(
     return np.einsum("rdk,kc->rdc", basis, np.asarray(filters, dtype=np.float64)).astype(dtype)
 
 
-@numba.njit(cache=True, fastmath=True)
-def plane_pairs(
-    i: int,
-    shape: np.ndarray,
-    cell: np.ndarray,
-    frac: np.ndarray,
-    reach: np.ndarray,
-    rc: float,
-    intervals: int,
-    like: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The (grid point, atom image) pairs within ``rc`` Å of grid plane i, grouped by point: start
-    (n1·n2 + 1,) so point q's pairs are start[q]:start[q + 1], their atom (E,), table interval (E,)
-    and geometry (E, 4): the fraction t within the interval and the unit vector r̂ from atom to
-    point, in the dtype of ``like``. Two passes (count, then fill) size the arrays exactly; along the
-    third axis only the chord of each atom's sphere is visited (about half its bounding box)."""
-    n0, n1, n2 = shape[0], shape[1], shape[2]
-    points = n1 * n2
-    per_r = intervals / rc
-    start = np.zeros(points + 1, dtype=np.int64)
-    fill = start
-    atom = np.empty(0, dtype=np.int32)
-    node = np.empty(0, dtype=np.int32)
-    geo = np.empty((0, 4), dtype=like.dtype)
-    c0, c1, c2 = cell[2, 0], cell[2, 1], cell[2, 2]
-    cc = c0 * c0 + c1 * c1 + c2 * c2
-    for sweep in range(2):
-        counting = sweep == 0
-        if not counting:  # counts → offsets, then room for every pair
-            total = 0
-            for q in range(points):
-                total, start[q] = total + start[q], total
-            start[points] = total
-            fill = start[:points].copy()
-            atom = np.empty(total, dtype=np.int32)
-            node = np.empty(total, dtype=np.int32)
-            geo = np.empty((total, 4), dtype=like.dtype)
-        for a in range(frac.shape[0]):
-            fa0, fa1, fa2 = frac[a, 0], frac[a, 1], frac[a, 2]
-            for gi in box(fa0, reach[0], n0):
-                if gi % n0 != i:
-                    continue
-                d0 = gi / n0 - fa0
-                for gj in box(fa1, reach[1], n1):
-                    d1 = gj / n1 - fa1
-                    # only the chord of the sphere along c: x(g) = p + g·c with g = gk/n2 is within rc
-                    # where cc g² + 2 (p·c) g + p·p − rc² < 0 (one margin point each side for rounding)
-                    p0, p1, p2 = cartesian(d0, d1, -fa2, cell)
-                    pc = p0 * c0 + p1 * c1 + p2 * c2
-                    disc = pc * pc - cc * (p0 * p0 + p1 * p1 + p2 * p2 - rc * rc)
-                    if disc <= 0.0:
-                        continue
-                    root = math.sqrt(disc)
-                    first = int(math.floor((-pc - root) / cc * n2)) - 1
-                    last = int(math.ceil((-pc + root) / cc * n2)) + 1
-                    for gk in range(first, last + 1):
-                        x, y, z = cartesian(d0, d1, gk / n2 - fa2, cell)
-                        r2 = x * x + y * y + z * z
-                        if r2 >= rc * rc:
-                            continue
-                        q = (gj % n1) * n2 + gk % n2
-                        if counting:
-                            start[q] += 1
-                            continue
-                        e = fill[q]
-                        fill[q] += 1
-                        r = math.sqrt(r2)
-                        m = min(int(r * per_r), intervals - 1)
-                        inv = 1.0 / max(r, 1e-9)
-                        atom[e], node[e] = a, m
-                        geo[e, 0], geo[e, 1], geo[e, 2], geo[e, 3] = r * per_r - m, x * inv, y * inv, z * inv
-    return start, atom, node, geo
-
-
-def _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s, v, t, high):  # pragma: no cover
+def _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, nc, nd, out):  # pragma: no cover
     """Placeholder for numba: ``_sum_plane_for_widths`` supplies the code per set of widths."""
     raise NotImplementedError
 
 
 @overload(_sum_plane, jit_options={"fastmath": True})
-def _sum_plane_for_widths(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s, v, t, high):
-    """Each grid point's channels from its pairs: s (P, F), v (P, 3, V), t (P, 6, T) with components
-    xx, yy, zz, xy, xz, yz, and the l = 3, 4 power spectra high (P, L3 + L4).
+def _sum_plane_for_widths(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, nc, nd, out):
+    """Each grid point's head features out (P, n) from its pairs: the point's scalar (F), vector
+    (3, V) and rank-2 channels (6, T; components xx, yy, zz, xy, xz, yz) and the l = 3, 4 power
+    spectra (L3 + L4) are summed in small local arrays and turned into the head's invariants
+    (``point_features``) before the next point, so the channels never reach memory.
 
     The widths arrive as numba literals, so they are compile-time constants here and the long
     channel loops (scalar, vector) vectorise (about 1.4× faster than with run-time widths). The
@@ -174,11 +85,12 @@ def _sum_plane_for_widths(start, atom, node, geo, table, values, nf, nv, nt, n3,
     NC, OV, OT = NF + NV + NT + N3 + N4, NF, NF + NV  # the rank-2, l = 3, l = 4 channels follow OT in w
     HIGH = N3 + N4
 
-    def impl(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s, v, t, high):
+    def impl(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, nc, nd, out):
         dt = table.dtype
         zero = table[0, 0, 0] * 0
         w = np.empty(NC, dtype=dt)
         acc_s, acc_v = np.empty(NF, dtype=dt), np.empty((3, NV), dtype=dt)
+        acc_t, acc_high = np.zeros((6, NT), dtype=dt), np.zeros(HIGH, dtype=dt)
         longest = 0
         for q in range(len(start) - 1):
             longest = max(longest, start[q + 1] - start[q])
@@ -217,18 +129,17 @@ def _sum_plane_for_widths(start, atom, node, geo, table, values, nf, nv, nt, n3,
                     spherical_harmonics_34(ux, uy, uz, angular[6:, k])
                 for c in range(NT + HIGH):
                     weights[c, k] = w[OT + c]
-            s[q] = acc_s
-            v[q] = acc_v
             for c in range(NT):
                 for d in range(6):
-                    t[q, d, c] = _dot(angular[d], weights[c], pairs, zero)
+                    acc_t[d, c] = _dot(angular[d], weights[c], pairs, zero)
             for c in range(HIGH):
                 first, last = (6, 13) if c < N3 else (13, 22)
                 power = zero
                 for m in range(first, last):
                     a = _dot(angular[m], weights[NT + c], pairs, zero)
                     power += a * a
-                high[q, c] = power
+                acc_high[c] = power
+            point_features(acc_s, acc_v, acc_t, acc_high, nc, nd, out[q])
 
     return impl
 
@@ -243,7 +154,7 @@ def _dot(a: np.ndarray, b: np.ndarray, n: int, zero: float) -> float:
 
 
 @numba.njit(cache=True, parallel=True)
-def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt, n3, n4, s, v, t, high):
+def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt, n3, n4, nc, nd, out):
     """Planes i0 ≤ i < i1, one plane a thread at a time (their outputs do not overlap)."""
     numba.literally(nf)  # compile per set of widths (see _sum_plane_for_widths)
     numba.literally(nv)
@@ -252,12 +163,22 @@ def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt,
     numba.literally(n4)
     points = shape[1] * shape[2]
     for i in numba.prange(i0, i1):
-        start, atom, node, geo = plane_pairs(i, shape, cell, frac, reach, rc, table.shape[0] - 1, table)
+        start, atom, node, geo, _ = plane_pairs(i, shape, cell, frac, reach, rc, table.shape[0] - 1, table)
         part = slice((i - i0) * points, (i - i0 + 1) * points)
-        _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, s[part], v[part], t[part], high[part])
+        _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, nc, nd, out[part])
 
 
-def grid_messages(
+def head_width(widths: tuple[int, int, int, int, int], atom_vectors: int, atom_tensors: int) -> int:
+    """The number of head features ``point_features`` makes from channels of ``widths`` = (F, V, T, L3, L4),
+    F including the 3·``atom_vectors`` + 6·``atom_tensors`` components of the atom vectors and tensors."""
+    nf, nv, nt, n3, n4 = widths
+    scalars = nf - 3 * atom_vectors - 6 * atom_tensors
+    kc, kd = min(atom_vectors, nt), min(atom_tensors, nt)
+    orientation = (2 * atom_vectors + kc if atom_vectors else 0) + (2 * atom_tensors + kd if atom_tensors else 0)
+    return scalars + nv + nt + orientation + n3 + n4
+
+
+def grid_features(
     shape: tuple[int, int, int],
     cell: np.ndarray,
     positions: np.ndarray,
@@ -266,24 +187,23 @@ def grid_messages(
     widths: tuple[int, int, int, int, int],
     rc: float,
     planes: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scalar (P, F), vector (P, 3, V), rank-2 (P, 6, T) probe channels and the l = 3, 4 power
-    spectra (P, L3 + L4) for grid planes ``planes`` = (i0, i1), in the dtype of ``table``: float32
-    (fast) or float64 (exact comparisons).
+    atom_vectors: int = 0,
+    atom_tensors: int = 0,
+) -> np.ndarray:
+    """The ELF head's input features (P, n) at the points of grid planes ``planes`` = (i0, i1), in the
+    dtype of ``table``: float32 (fast) or float64 (exact comparisons); n = ``head_width``.
 
     ``table`` (R + 1, 2, C): the channels' radial filters from ``radial_table``; ``values`` (N, C):
-    the atoms' channel values; ``widths`` = (F, V, T, L3, L4) split C (``ProbeNet.probe_factors``).
+    the atoms' channel values; ``widths`` = (F, V, T, L3, L4) split C (``ProbeNet.probe_factors``);
+    ``atom_vectors`` and ``atom_tensors``: the model's atom vector and tensor features, whose
+    components close the F scalar channels.
     """
     cell = np.ascontiguousarray(cell, dtype=np.float64)
     frac = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(cell)
     frac -= np.floor(frac)
     nf, nv, nt, n3, n4 = (int(w) for w in widths)
     i0, i1 = planes
-    npts = (i1 - i0) * shape[1] * shape[2]
-    s = np.empty((npts, nf), dtype=table.dtype)
-    v = np.empty((npts, 3, nv), dtype=table.dtype)
-    t = np.empty((npts, 6, nt), dtype=table.dtype)
-    high = np.empty((npts, n3 + n4), dtype=table.dtype)
+    out = np.empty(((i1 - i0) * shape[1] * shape[2], head_width(widths, atom_vectors, atom_tensors)), table.dtype)
     args = (
         i0,
         i1,
@@ -299,10 +219,9 @@ def grid_messages(
         nt,
         n3,
         n4,
-        s,
-        v,
-        t,
-        high,
+        int(atom_vectors),
+        int(atom_tensors),
+        out,
     )
     key = (nf, nv, nt, n3, n4, table.dtype.str)
     fast = _ENTRY_POINTS.get(key)
@@ -318,7 +237,7 @@ def grid_messages(
         finally:
             notice.cancel()
         _ENTRY_POINTS[key] = _entry_point(key[:5], table.dtype)
-    return s, v, t, high
+    return out
 
 
 COMPILE_NOTICE_S = 2.0
@@ -394,62 +313,56 @@ def quadratic(xx: float, yy: float, zz: float, xy: float, xz: float, yz: float, 
     return xx * x * x + yy * y * y + zz * z * z + 2 * (xy * x * y + xz * x * z + yz * y * z)
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def head_inputs(s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, nf: int, nc: int, nd: int) -> np.ndarray:
-    """The head's input features (P, n) from the kernel's channels, in one pass over the points.
+@numba.njit(cache=True, fastmath=True, inline="always")
+def point_features(
+    s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, nc: int, nd: int, out: np.ndarray
+) -> None:
+    """One point's head features ``out`` (n,) from its channels: scalar s (F,), vector v (3, V),
+    rank-2 t (6, T) and the l = 3, 4 power spectra high (L3 + L4), with nc atom vectors m and nd atom
+    tensors Q closing s (the last 3·nc + 6·nd of its F).
 
-    Exactly the invariants of ``ProbeNet.head_from_channels`` (tested equal),
-    in its order: s[:, :F]; |v_c|² (V); the traceless rank-2 norms |T_c − tr(T_c)/3|² (T); then with
-    nc atom vectors m and nd atom tensors Q gathered into s: |m|², m·v, mᵀT̃m (min(nc, T) of them);
-    |Q|², tr(Q T) (min(nd, T)), vᵀQv; then the l = 3, 4 power spectra ``high`` (P, L3 + L4), copied
-    here rather than concatenated after. Fusing them saves the many small torch operations that
-    took two thirds of the head's time.
+    Exactly the invariants of ``ProbeNet.probe_logits`` (the grid path is tested equal to it), in its
+    order: the scalars; |v_c|² (V); the traceless rank-2 norms |T_c − tr(T_c)/3|² (T); |m|², m·v,
+    mᵀT̃m (min(nc, T) of them); |Q|², tr(Q T) (min(nd, T)), vᵀQv; then the power spectra.
     """
-    npts, nv, nt = s.shape[0], v.shape[2], t.shape[2]
+    nv, nt = v.shape[1], t.shape[1]
+    nf = s.shape[0] - 3 * nc - 6 * nd
     kc, kd = min(nc, nt), min(nd, nt)
-    n = nf + nv + nt + (2 * nc + kc if nc else 0) + (2 * nd + kd if nd else 0) + high.shape[1]
-    out = np.empty((npts, n), dtype=s.dtype)
-    for p in numba.prange(npts):
-        o = 0
-        for f in range(nf):
-            out[p, o] = s[p, f]
-            o += 1
-        for c in range(nv):
-            out[p, o] = v[p, 0, c] ** 2 + v[p, 1, c] ** 2 + v[p, 2, c] ** 2
-            o += 1
-        for c in range(nt):
-            out[p, o] = traceless_norm(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c], t[p, 5, c])
-            o += 1
-        if nc:
-            m0 = nf  # m_c = s[p, nf + 3c : nf + 3c + 3]
-            for c in range(nc):
-                x, y, z = s[p, m0 + 3 * c], s[p, m0 + 3 * c + 1], s[p, m0 + 3 * c + 2]
-                mm = x * x + y * y + z * z
-                out[p, o + c] = mm
-                out[p, o + nc + c] = x * v[p, 0, c] + y * v[p, 1, c] + z * v[p, 2, c]
-                if c < kc:  # mᵀ T̃ m with T̃ = T − tr(T) I/3
-                    tr = t[p, 0, c] + t[p, 1, c] + t[p, 2, c]
-                    out[p, o + 2 * nc + c] = (
-                        quadratic(t[p, 0, c], t[p, 1, c], t[p, 2, c], t[p, 3, c], t[p, 4, c], t[p, 5, c], x, y, z)
-                        - tr * mm / 3
-                    )
-            o += 2 * nc + kc
-        if nd:
-            q0 = nf + 3 * nc  # Q_d = s[p, q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
-            for d in range(nd):
-                q = s[p, q0 + 6 * d : q0 + 6 * d + 6]
-                out[p, o + d] = traceless_norm(q[0], q[1], q[2], q[3], q[4], q[5])
-                if d < kd:
-                    out[p, o + nd + d] = (
-                        q[0] * t[p, 0, d]
-                        + q[1] * t[p, 1, d]
-                        + q[2] * t[p, 2, d]
-                        + 2 * (q[3] * t[p, 3, d] + q[4] * t[p, 4, d] + q[5] * t[p, 5, d])
-                    )
-                out[p, o + nd + kd + d] = quadratic(
-                    q[0], q[1], q[2], q[3], q[4], q[5], v[p, 0, d], v[p, 1, d], v[p, 2, d]
+    o = 0
+    for f in range(nf):
+        out[o] = s[f]
+        o += 1
+    for c in range(nv):
+        out[o] = v[0, c] ** 2 + v[1, c] ** 2 + v[2, c] ** 2
+        o += 1
+    for c in range(nt):
+        out[o] = traceless_norm(t[0, c], t[1, c], t[2, c], t[3, c], t[4, c], t[5, c])
+        o += 1
+    if nc:
+        for c in range(nc):  # m_c = s[nf + 3c : nf + 3c + 3]
+            x, y, z = s[nf + 3 * c], s[nf + 3 * c + 1], s[nf + 3 * c + 2]
+            mm = x * x + y * y + z * z
+            out[o + c] = mm
+            out[o + nc + c] = x * v[0, c] + y * v[1, c] + z * v[2, c]
+            if c < kc:  # mᵀ T̃ m with T̃ = T − tr(T) I/3
+                tr = t[0, c] + t[1, c] + t[2, c]
+                out[o + 2 * nc + c] = (
+                    quadratic(t[0, c], t[1, c], t[2, c], t[3, c], t[4, c], t[5, c], x, y, z) - tr * mm / 3
                 )
-            o += 2 * nd + kd
-        for c in range(high.shape[1]):
-            out[p, o + c] = high[p, c]
-    return out
+        o += 2 * nc + kc
+    if nd:
+        q0 = nf + 3 * nc  # Q_d = s[q0 + 6d : q0 + 6d + 6], components xx yy zz xy xz yz
+        for d in range(nd):
+            q = s[q0 + 6 * d : q0 + 6 * d + 6]
+            out[o + d] = traceless_norm(q[0], q[1], q[2], q[3], q[4], q[5])
+            if d < kd:
+                out[o + nd + d] = (
+                    q[0] * t[0, d]
+                    + q[1] * t[1, d]
+                    + q[2] * t[2, d]
+                    + 2 * (q[3] * t[3, d] + q[4] * t[4, d] + q[5] * t[5, d])
+                )
+            out[o + nd + kd + d] = quadratic(q[0], q[1], q[2], q[3], q[4], q[5], v[0, d], v[1, d], v[2, d])
+        o += 2 * nd + kd
+    for c in range(high.shape[0]):
+        out[o + c] = high[c]

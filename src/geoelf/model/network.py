@@ -79,6 +79,9 @@ class NetConfig:
     # around an interstitial probe, which l ≤ 2 resolves only coarsely
     l3_features: int = 0
     l4_features: int = 0
+    # > 0 (15): the head also reads the one-shot Kohn–Sham channels at each probe
+    # (``geoelf.electronic.features``), standardised with the training set's mean and spread
+    electronic_channels: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -229,7 +232,9 @@ def orientation_layers(c: NetConfig, n: int) -> tuple[nn.Linear, nn.Linear, nn.L
 class ProbeNet(nn.Module):
     """ELF at probe points. See the module docstring for the architecture."""
 
-    long_range_sigma: torch.Tensor  # a buffer (declared for the type checker)
+    long_range_sigma: torch.Tensor  # buffers (declared for the type checker)
+    electronic_mean: torch.Tensor
+    electronic_std: torch.Tensor
 
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
@@ -268,6 +273,9 @@ class ProbeNet(nn.Module):
             self.atom_tensor_filter, self.atom_to_atom_tensor, self.axis_filter = orientation_layers(
                 c, c.atom_tensor_features
             )
+        if c.electronic_channels:  # set from the training data before training (``set_electronic_scale``)
+            self.register_buffer("electronic_mean", torch.zeros(c.electronic_channels))
+            self.register_buffer("electronic_std", torch.ones(c.electronic_channels))
         n_long = len(c.long_range_sigmas) * c.long_range_channels
         if n_long:
             self.charges = nn.Linear(c.features, n_long)
@@ -282,7 +290,8 @@ class ProbeNet(nn.Module):
                 + self.n_orientation
                 + c.l3_features
                 + c.l4_features
-                + n_long,
+                + n_long
+                + c.electronic_channels,
                 c.hidden,
             ),
             nn.SiLU(),
@@ -391,7 +400,8 @@ class ProbeNet(nn.Module):
         extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (P,) at probes from atom states (``atom_state``) and probe–atom pairs (disp = probe − atom, Å);
-        ``extra`` (P, C): the long-range channels of a long-range model."""
+        ``extra`` (P, C): the long-range channels of a long-range model, then the standardised electronic
+        channels of an electronic one (``extra_inputs``)."""
         h = self.invariant(state)
         r = torch.linalg.vector_norm(disp, dim=1)
         rbf = self.probe_rbf(r)
@@ -477,39 +487,32 @@ class ProbeNet(nn.Module):
         widths = (scalar, c.vector_features, c.tensor_features, c.l3_features, c.l4_features)
         return torch.cat(filters, dim=1), torch.cat(values, dim=1), widths
 
-    def head_from_channels(
-        self,
-        s: torch.Tensor,
-        v: torch.Tensor,
-        vector_axis: int = -1,
-        extra: torch.Tensor | None = None,
-        t: torch.Tensor | None = None,
-        high: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """ELF from scalar (P, F) and vector channels (P, V, 3), or (P, 3, V) with vector_axis=1,
-        the rank-2 channels' six components (P, T, 6) (xx, yy, zz, xy, xz, yz of Σ w r̂r̂ᵀ) when the
-        model has them, the l = 3, 4 channels' power spectra (P, L3 + L4) and the long-range channels
-        (P, C) of a long-range model."""
-        f = self.config.features
-        feats = [s[:, :f], self.vector_invariants(v, vector_axis)]
-        feats += [tensor_invariants(t)] if self.config.tensor_features and t is not None else []
-        if self.n_orientation:
-            m, q = self.state_parts(s)
-            feats.append(self.orientation_invariants(m, q, v if vector_axis == -1 else v.transpose(1, 2), t))
-        feats += [high] if high is not None else []
-        feats += [extra] if extra is not None else []
-        return torch.sigmoid(self.head(torch.cat(feats, dim=1))[:, 0])
+    def set_electronic_scale(self, channels: torch.Tensor) -> None:
+        """Standardise the electronic channels with the mean and spread of ``channels`` (P, C) (training probes)."""
+        self.electronic_mean.copy_(channels.mean(0))
+        self.electronic_std.copy_(channels.std(0) + 1e-6)
+
+    def extra_inputs(self, long_range: torch.Tensor | None, electronic: torch.Tensor | None) -> torch.Tensor | None:
+        """The head's inputs after the local invariants (P, C) or None: the long-range channels of a
+        long-range model, then the standardised electronic channels (raw: ``electronic``) of an electronic one."""
+        parts = [] if long_range is None else [long_range]
+        if self.config.electronic_channels:
+            if electronic is None:
+                raise ValueError("an electronic model needs the electronic channels at its probes")
+            parts.append((electronic.to(self.electronic_mean.dtype) - self.electronic_mean) / self.electronic_std)
+        return torch.cat(parts, dim=1) if parts else None
 
     def forward(self, batch: dict) -> torch.Tensor:
         """ELF (P,) for a batch dict with keys numbers, ai, aj, d_aa, n_probes, pi, pa, disp
-        (and ``structures`` for a long-range model, see ``make_batch``)."""
+        (and ``structures`` for a long-range model, ``electronic`` (P, C) for an electronic one; see ``make_batch``)."""
         state = self.atom_state(batch["numbers"], batch["ai"], batch["aj"], batch["d_aa"])
-        extra = None
+        long = None
         if self.long_range:
             h = self.invariant(state)
-            extra = torch.cat(
+            long = torch.cat(
                 [self.long_range_at(h[a0:a1], pos, cell, pts) for a0, a1, cell, pos, pts in batch["structures"]]
             )
+        extra = self.extra_inputs(long, batch.get("electronic"))
         return torch.sigmoid(
             self.probe_logits(state, batch["n_probes"], batch["pi"], batch["pa"], batch["disp"], extra)
         )

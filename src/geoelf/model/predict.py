@@ -228,13 +228,12 @@ class Predictor:
         h, slabs = self._slabs(atoms, shape, slab_points)
         out = np.empty(shape)
         sigma = np.empty(shape) if uncertainty else None
-        for i0, i1, channels in slabs:
-            s, v, t, high, extra = channels
-            elf, sig = self.head(s, v, t, high, extra, uncertainty)
+        for i0, i1, (x, extra) in slabs:
+            elf, sig = self.head(x, extra, uncertainty)
             out[i0:i1] = elf.reshape(i1 - i0, shape[1], shape[2])
             if sigma is not None and sig is not None:
                 sigma[i0:i1] = sig.reshape(i1 - i0, shape[1], shape[2])
-            del channels, s, v, t, high, extra  # freed before the next slab allocates its own (peak: one slab)
+            del x, extra  # freed before the next slab allocates its own (peak: one slab)
         ood, notes, score = self.domain(atoms, self.net.invariant(h))
         sigma_field = None
         if sigma is not None:
@@ -247,29 +246,41 @@ class Predictor:
         return Prediction(field, seconds, ood, notes, score, sigma_field)
 
     def _slabs(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS):
-        """The atom state h and an iterator over slabs of grid planes: (i0, i1, (s, v, t, high, extra)),
-        the grid kernel's channels of planes i0 ≤ i < i1 and the long-range channels (or None)."""
+        """The atom state h and an iterator over slabs of grid planes: (i0, i1, (x, extra)), the head's
+        features (P, n) from the grid kernel at the points of planes i0 ≤ i < i1 and the long-range
+        channels there (P, C) (or None)."""
         import torch
 
-        from geoelf.model.grid_kernel import grid_messages, radial_table
+        from geoelf.model.grid_kernel import grid_features, radial_table
 
+        c = self.net.config
         h = self.atom_state(atoms)
         with torch.no_grad():
             filters, values, widths = self.net.probe_factors(h)
         rbf = self.net.probe_rbf
         table = radial_table(filters.double().numpy(), rbf.centres.double().numpy(), rbf.width, rbf.rc)
         long = self.long_range_grid(atoms, self.net.invariant(h), shape)
+        electronic = self.electronic_coefficients(atoms)
         step = max(1, slab_points // (shape[1] * shape[2]))
 
         def slabs():
             for i0 in range(0, shape[0], step):
                 i1 = min(shape[0], i0 + step)
-                s, v, t, high = grid_messages(
-                    shape, atoms.cell.array, atoms.positions, table, values.numpy(), widths, rbf.rc, (i0, i1)
+                x = grid_features(
+                    shape,
+                    atoms.cell.array,
+                    atoms.positions,
+                    table,
+                    values.numpy(),
+                    widths,
+                    rbf.rc,
+                    (i0, i1),
+                    c.atom_vector_features,
+                    c.atom_tensor_features,
                 )
-                extra = None if long is None else np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T)
-                yield i0, i1, (s, v, t, high, extra)
-                del s, v, t, high, extra  # before the next slab allocates its own (peak: one slab, not two)
+                extra = self.extra_at(long, electronic, shape, (i0, i1))
+                yield i0, i1, (x, extra)
+                del x, extra  # before the next slab allocates its own (peak: one slab, not two)
 
         return h, slabs()
 
@@ -282,49 +293,74 @@ class Predictor:
         _, slabs = self._slabs(atoms, shape)
         plane = shape[1] * shape[2]
         rows, elf = [], []
-        for i0, i1, channels in slabs:
+        for i0, i1, (x, extra) in slabs:
             local = index[(index >= i0 * plane) & (index < i1 * plane)] - i0 * plane
-            x = self.head_features(*channels)[local]
+            x = self.with_long_range(x[local], None if extra is None else extra[local])
             with torch.no_grad():
                 elf.append(torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0]).double().numpy())
             rows.append(x)
         return np.concatenate(rows), np.concatenate(elf)
 
-    def head_features(
-        self, s: np.ndarray, v: np.ndarray, t: np.ndarray, high: np.ndarray, extra: np.ndarray | None
-    ) -> np.ndarray:
-        """The head's input features (P, n) from the grid kernel's channels (see ``head``)."""
-        from geoelf.model.grid_kernel import head_inputs
-
-        c = self.net.config
-        x = head_inputs(s, v, t, high, c.features, c.atom_vector_features, c.atom_tensor_features)
+    @staticmethod
+    def with_long_range(x: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+        """The head's features (P, n) followed by the long-range channels (P, C) of a long-range model."""
         return x if extra is None else np.concatenate([x, extra.astype(x.dtype)], axis=1)
 
     def head(
-        self,
-        s: np.ndarray,
-        v: np.ndarray,
-        t: np.ndarray,
-        high: np.ndarray,
-        extra: np.ndarray | None,
-        uncertainty: bool = False,
+        self, x: np.ndarray, extra: np.ndarray | None, uncertainty: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """ELF (P,) from the grid kernel's channels s (P, F), v (P, 3, V), t (P, 6, T), the l = 3, 4
-        power spectra (P, L3 + L4) and long-range channels (P, C) or None, in chunks of ``head_points``
-        points; with ``uncertainty``, also the calibrated σ (P,) from the same features (else None)."""
+        """ELF (P,) from the grid kernel's head features x (P, n) and long-range channels (P, C) or None,
+        in chunks of ``head_points`` points; with ``uncertainty``, also the calibrated σ (P,) from the
+        same features (else None)."""
         import torch
 
-        out = np.empty(len(s))
-        sigma = np.empty(len(s)) if uncertainty and self.calibration is not None else None
+        out = np.empty(len(x))
+        sigma = np.empty(len(x)) if uncertainty and self.calibration is not None else None
         with torch.no_grad():
-            for p in range(0, len(s), self.head_points):
+            for p in range(0, len(x), self.head_points):
                 part = slice(p, p + self.head_points)
-                x = self.head_features(s[part], v[part], t[part], high[part], None if extra is None else extra[part])
-                logits = self.grid_head(torch.from_numpy(x).to(self.grid_head[0].weight.dtype))[:, 0]
+                features = self.with_long_range(x[part], None if extra is None else extra[part])
+                logits = self.grid_head(torch.from_numpy(features).to(self.grid_head[0].weight.dtype))[:, 0]
                 out[part] = torch.sigmoid(logits.double()).numpy()
                 if sigma is not None and self.calibration is not None:
-                    sigma[part] = self.calibration.sigma(x)
+                    sigma[part] = self.calibration.sigma(features)
         return out, sigma
+
+    def electronic_coefficients(self, atoms: Atoms) -> np.ndarray | None:
+        """The one-shot channels' spline coefficients of the structure (C, n₀, n₁, n₂), or None for a
+        model that does not read them."""
+        if not self.net.config.electronic_channels:
+            return None
+        from geoelf.electronic.features import electronic_channels
+
+        return electronic_channels(atoms)
+
+    def extra_at(
+        self,
+        long: np.ndarray | None,
+        electronic: np.ndarray | None,
+        shape: tuple[int, int, int],
+        planes: tuple[int, int],
+    ) -> np.ndarray | None:
+        """The head's inputs after the local invariants (P, C) float32 at the points of grid planes
+        ``planes``: long-range channels of the grid ``long`` (C, n₁, n₂, n₃) and the standardised electronic
+        channels; None for a model with neither."""
+        import torch
+
+        i0, i1 = planes
+        if long is None and electronic is None:
+            return None
+        lr = None if long is None else torch.from_numpy(np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T))
+        channels = None
+        if electronic is not None:
+            from geoelf.electronic.features import channels_at
+
+            axes = [np.arange(i0, i1) / shape[0], np.arange(shape[1]) / shape[1], np.arange(shape[2]) / shape[2]]
+            frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+            channels = torch.from_numpy(channels_at(electronic, frac))
+        with torch.no_grad():
+            extra = self.net.extra_inputs(lr, channels)
+        return None if extra is None else extra.float().numpy()
 
     def long_range_grid(self, atoms: Atoms, h, shape: tuple[int, int, int]) -> np.ndarray | None:
         """Long-range channels (C, n1, n2, n3) on the grid, or None for a local model."""
@@ -348,21 +384,32 @@ class Predictor:
 
         self.check(atoms)
         h = self.atom_state(atoms)
+        electronic = self.electronic_coefficients(atoms)
         out = np.empty(len(points))
         for k in range(0, len(points), chunk):
             part = np.asarray(points[k : k + chunk], dtype=float)
             p, a, d = neighbour_pairs(part, atoms.positions, atoms.cell.array, self.net.config.cutoff_probe)
             with torch.no_grad():
-                extra = None
+                long = None
                 if getattr(self.net, "long_range", False):
-                    extra = self.net.long_range_at(
+                    long = self.net.long_range_at(
                         self.net.invariant(h),
                         torch.as_tensor(atoms.positions, dtype=torch.float32),
                         atoms.cell.array,
                         torch.as_tensor(part, dtype=torch.float32),
                     )
+                channels = None
+                if electronic is not None:
+                    from geoelf.electronic.features import channels_at
+
+                    channels = torch.from_numpy(channels_at(electronic, part @ np.linalg.inv(atoms.cell.array)))
                 logits = self.net.probe_logits(
-                    h, len(part), torch.as_tensor(p), torch.as_tensor(a), torch.as_tensor(d, dtype=torch.float32), extra
+                    h,
+                    len(part),
+                    torch.as_tensor(p),
+                    torch.as_tensor(a),
+                    torch.as_tensor(d, dtype=torch.float32),
+                    self.net.extra_inputs(long, channels),
                 )
             out[k : k + chunk] = torch.sigmoid(logits).double().numpy()
         return out

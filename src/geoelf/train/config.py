@@ -55,6 +55,8 @@ class TrainConfig:
     # of spending the rest of its budget on a collapsed model
     rollback: float = 3.0
     architecture: str = "probenet"  # or "elfnet-cnn" (the CNN baseline)
+    # a model package (name or folder) whose weights start the run (``warm_start``); "" starts from random weights
+    init_from: str = ""
     net: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

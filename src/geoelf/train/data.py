@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -12,11 +13,13 @@ from geoelf.errors import GeoelfError
 
 @dataclass
 class Item:
-    """One structure with its ELF on the periodic grid (float32, (N1, N2, N3))."""
+    """One structure with its ELF on the periodic grid (float32, (N1, N2, N3)) and, for an electronic
+    model, the spline coefficients of its one-shot channels (C, n₀, n₁, n₂) (``electronic_channels``)."""
 
     atoms: Atoms
     elf: np.ndarray
     meta: dict
+    channels: np.ndarray | None = None
     _pairs: dict = field(default_factory=dict, repr=False, compare=False)  # cutoff -> atom pairs
 
     def atom_pairs(self, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -29,26 +32,57 @@ class Item:
             self._pairs[cutoff] = neighbour_pairs(pos, pos, self.atoms.cell.array, cutoff, exclude_self=True)
         return self._pairs[cutoff]
 
-    def probes(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` random grid points: Cartesian positions (n, 3) Å and their ELF (n,)."""
+    def probes(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``n`` random grid points: Cartesian positions (n, 3) Å, their ELF (n,) and their electronic
+        channels (n, C) (None without them)."""
         flat = rng.integers(0, self.elf.size, n)
         idx = np.stack(np.unravel_index(flat, self.elf.shape), axis=1)
         frac = idx / np.array(self.elf.shape)
-        return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat]
+        channels = None
+        if self.channels is not None:
+            from geoelf.electronic.features import channels_at
+
+            channels = channels_at(self.channels, frac)
+        return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat], channels
 
 
-def load_split(root: str, split: str) -> list[Item]:
-    """All samples of a split of a dataset (needs ``geoelf dataset split`` first)."""
+def load_split(root: str, split: str, electronic: bool = False) -> list[Item]:
+    """All samples of a split of a dataset (needs ``geoelf dataset split`` first); with ``electronic``,
+    with their one-shot channels (computed once and cached beside the dataset, ``cached_channels``)."""
     from geoelf.data.dataset import samples_of_split
     from geoelf.data.sample import read_sample
 
     items = []
     for path in samples_of_split(root, split):
         field, meta = read_sample(path)
-        items.append(Item(field.atoms, field.data.astype(np.float32), meta))
+        channels = cached_channels(root, path, field.atoms) if electronic else None
+        items.append(Item(field.atoms, field.data.astype(np.float32), meta, channels))
     if not items:
         raise GeoelfError(f"split {split!r} has no samples", root)
     return items
+
+
+def cached_channels(root: str | Path, sample: Path, atoms: Atoms) -> np.ndarray:
+    """The one-shot channels' spline coefficients of a dataset sample (float32), from
+    ``<root>/.cache/electronic-<settings>/`` or computed (about 0.5 s a 64-atom frame) and stored there.
+    The folder is named by a hash of the one-shot settings, so changed settings never read old fields."""
+    import hashlib
+    import os
+
+    from geoelf.electronic.features import CHANNELS, electronic_channels
+    from geoelf.electronic.oneshot import OneShotSettings
+
+    settings = OneShotSettings()
+    key = hashlib.sha256(repr((settings, CHANNELS)).encode()).hexdigest()[:12]
+    path = Path(root) / ".cache" / f"electronic-{key}" / (sample.stem + ".npy")
+    if path.exists():
+        return np.load(path)
+    coef = electronic_channels(atoms, settings).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial.npy")
+    np.save(partial, coef)
+    partial.replace(path)  # whole files only, even when two runs fill the cache at once
+    return coef
 
 
 def synthetic_items(n: int, seed: int, natoms: int = 16) -> list[Item]:

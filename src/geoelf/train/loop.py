@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _val_set(items: list[Item], n: int, seed: int) -> list[tuple]:
+    """Fixed validation probes: (atoms, points, ELF, electronic channels or None) per structure."""
     rng = np.random.default_rng(seed)
     per = max(1, n // len(items))
     return [(it.atoms, *it.probes(rng, per)) for it in items]
@@ -41,8 +42,10 @@ def evaluate_probes(net, val: list[tuple], cfg_net, device: str = "cpu") -> dict
 
     preds, refs = [], []
     with torch.no_grad():
-        for atoms, pts, y in val:
+        for atoms, pts, y, channels in val:
             batch = make_batch([(atoms, pts)], cfg_net.cutoff_atom, cfg_net.cutoff_probe, device=device)
+            if channels is not None:
+                batch["electronic"] = torch.as_tensor(channels, device=device)
             preds.append(net(batch).cpu().numpy())
             refs.append(y)
     from geoelf.analysis.compare import error_metrics
@@ -71,7 +74,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     net_cfg = NetConfig(**cfg.net)
     dist = Distributed.start(cfg.batch_structures)
     device = dist.device(cfg.device)
-    net = ProbeNet(net_cfg).to(device)
+    net = ProbeNet(net_cfg)
+    if net_cfg.electronic_channels:
+        net.set_electronic_scale(electronic_scale_sample(train_items, cfg.seed))
+    if cfg.init_from:
+        warm_start(net, cfg.init_from)
+    net = net.to(device)
     model = dist.wrap(net)
     if cfg.compile:
         # shapes change every step (pairs within cutoffs), so compile once for dynamic shapes
@@ -178,17 +186,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             group["lr"] = lr
         # every rank draws the whole global batch, so all ranks stay in step; on a GPU the atom
         # pairs are searched there (make_batch), so none are cached
-        parts, targets, pairs = draw_batch(
+        parts, targets, pairs, channels = draw_batch(
             train_items, rng, cfg.batch_structures, cfg.probes_per_structure, None if dist.cuda else net_cfg.cutoff_atom
         )
         # each rank takes its share; DDP averages the gradients, which equals the gradient of
         # the mean over the global batch because every share has the same number of probes
-        parts, targets, pairs = (
+        parts, targets, pairs, channels = (
             parts[dist.rank :: dist.world],
             targets[dist.rank :: dist.world],
             pairs[dist.rank :: dist.world],
+            channels[dist.rank :: dist.world],
         )
         batch = make_batch(parts, net_cfg.cutoff_atom, net_cfg.cutoff_probe, device=device, atom_pairs=pairs or None)
+        if channels:
+            batch["electronic"] = torch.as_tensor(np.concatenate(channels), device=device)
         pred = model(batch)
         loss = torch.mean((pred - torch.as_tensor(np.concatenate(targets), device=device)) ** 2)
         opt.zero_grad()
@@ -211,19 +222,22 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
 def draw_batch(
     items: list[Item], rng: np.random.Generator, structures: int, probes: int, cutoff_atom: float | None
-) -> tuple[list, list[np.ndarray], list]:
+) -> tuple[list, list[np.ndarray], list, list[np.ndarray]]:
     """A training batch: ``structures`` distinct random snapshots, ``probes`` random grid points of each.
-    Returns the (atoms, points (P, 3) Å) pairs for ``make_batch``, their ELF (P,) each, and each
-    snapshot's cached atom pairs within ``cutoff_atom`` Å (none when it is None)."""
+    Returns the (atoms, points (P, 3) Å) pairs for ``make_batch``, their ELF (P,) each, each
+    snapshot's cached atom pairs within ``cutoff_atom`` Å (none when it is None), and the probes'
+    electronic channels (P, C) each (none for items without them)."""
     chosen = rng.choice(len(items), size=min(structures, len(items)), replace=False)
-    parts, targets, pairs = [], [], []
+    parts, targets, pairs, channels = [], [], [], []
     for k in chosen:
-        pts, y = items[k].probes(rng, probes)
+        pts, y, ch = items[k].probes(rng, probes)
         parts.append((items[k].atoms, pts))
         targets.append(y)
+        if ch is not None:
+            channels.append(ch)
         if cutoff_atom is not None:
             pairs.append(items[k].atom_pairs(cutoff_atom))
-    return parts, targets, pairs
+    return parts, targets, pairs, channels
 
 
 class WeightAverage:
@@ -341,10 +355,55 @@ class Distributed:
 
 
 def training_items(cfg: TrainConfig) -> tuple[list[Item], list[Item]]:
-    """Training and validation structures (synthetic ones when ``cfg.synthetic`` > 0)."""
+    """Training and validation structures (synthetic ones when ``cfg.synthetic`` > 0), with their
+    one-shot channels for an electronic model."""
+    electronic = bool(cfg.net.get("electronic_channels"))
     if cfg.synthetic:
-        return synthetic_items(cfg.synthetic, cfg.seed), synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999)
-    return load_split(cfg.data, cfg.train_split), load_split(cfg.data, cfg.val_split)
+        train, val = (
+            synthetic_items(cfg.synthetic, cfg.seed),
+            synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999),
+        )
+        if electronic:
+            from geoelf.electronic.features import electronic_channels
+
+            for it in train + val:
+                it.channels = electronic_channels(it.atoms).astype(np.float32)
+        return train, val
+    return load_split(cfg.data, cfg.train_split, electronic), load_split(cfg.data, cfg.val_split, electronic)
+
+
+def electronic_scale_sample(items: list[Item], seed: int, per_item: int = 200):
+    """Electronic channels at random training probes (P, C), whose mean and spread standardise them."""
+    import torch
+
+    rng = np.random.default_rng(seed + 2)
+    return torch.as_tensor(np.concatenate([it.probes(rng, per_item)[2] for it in items]))
+
+
+def warm_start(net, source: str) -> None:
+    """Start from the weights of the model package ``source`` (a name or folder): every tensor of the same
+    shape is copied; the head's first layer, which may read more inputs here (the electronic channels
+    appended to its input), takes the source's columns first and zeros for the new ones, so the start
+    predicts exactly what the source does."""
+    import torch
+
+    from geoelf.model import package
+
+    old, _ = package.load(source)
+    mine = net.state_dict()
+    for name, value in old.state_dict().items():
+        if name not in mine or name.startswith("electronic_"):
+            continue
+        target = mine[name]
+        if target.shape == value.shape:
+            target.copy_(value)
+        elif target.dim() == 2 and target.shape[0] == value.shape[0] and target.shape[1] > value.shape[1]:
+            target.zero_()
+            target[:, : value.shape[1]] = value
+        else:
+            raise ValueError(f"cannot start from {source}: {name} is {tuple(value.shape)}, here {tuple(target.shape)}")
+    with torch.no_grad():
+        net.load_state_dict(mine)
 
 
 def _package(net, folder: Path, cfg: TrainConfig, items: list[Item], history: list[dict]) -> None:

@@ -1,0 +1,189 @@
+"""The one-shot Kohn–Sham fields: PySCF as the oracle (integrals, functional, the whole one-shot on
+orthorhombic and triclinic cells at Γ and 2×2×2), exact invariances, a cell against its supercell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import make_supercell
+from scipy.spatial.transform import Rotation
+
+from geoelf.electronic.hydrogen import (
+    BASIS_COEFFICIENTS,
+    BASIS_EXPONENTS,
+    C_LOC,
+    R_LOC,
+    basis_value,
+    gaussian_pair_integrals,
+)
+from geoelf.electronic.oneshot import OneShotSettings, bloch_overlap_kinetic, bloch_phases, one_shot
+from geoelf.errors import GeoelfError
+from geoelf.units import BOHR
+
+ORTHO = np.eye(3) * 3.2
+TRICLINIC = np.array([[3.3, 0, 0], [0.6, 3.0, 0], [-0.4, 0.5, 3.4]])  # Å, smaller than the basis range
+FINE = 0.15  # bohr: with the basis cut at 8.5 bohr, the one-shot then equals PySCF's to its integration error
+
+
+def hydrogen(cell, n=4, seed=1):
+    return Atoms(f"H{n}", scaled_positions=np.random.default_rng(seed).random((n, 3)), cell=cell, pbc=True)
+
+
+def mesh_points(fields, atoms):
+    axes = [np.arange(n) / n for n in fields.shape]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3) @ atoms.cell.array
+
+
+@pytest.mark.pyscf
+def test_basis_and_pseudopotential_are_pyscfs():
+    from pyscf.pbc import gto
+
+    (shell,) = gto.basis.load("gth-szv", "H")
+    np.testing.assert_array_equal(np.array(shell[1:]), np.stack([BASIS_EXPONENTS, BASIS_COEFFICIENTS], 1))
+    pseudo = gto.pseudo.load("gth-pbe", "H")
+    assert pseudo[1] == R_LOC and tuple(pseudo[3]) == C_LOC and pseudo[4] == 0  # local part only
+
+
+@pytest.mark.pyscf
+def test_pbe_matches_libxc():
+    from pyscf.dft import libxc
+
+    from geoelf.electronic.pbe import pbe
+
+    rng = np.random.default_rng(0)
+    rho = 10 ** rng.uniform(-5, 1.5, 3000)
+    grad = rng.normal(size=(3, 3000)) * rho * rng.uniform(0, 4, 3000)
+    exc, vxc = libxc.eval_xc("PBE,PBE", np.vstack([rho, grad]), spin=0, deriv=1)[:2]
+    e, v_rho, v_sigma = pbe(rho, np.sum(grad**2, axis=0))
+    np.testing.assert_allclose(e, exc * rho, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(v_rho, vxc[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(v_sigma, vxc[1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.pyscf
+@pytest.mark.parametrize("cell", [ORTHO, TRICLINIC], ids=["orthorhombic", "triclinic"])
+def test_bloch_overlap_and_kinetic_match_pyscf_integrals(cell):
+    from pyscf.pbc import gto
+
+    atoms = hydrogen(cell)
+    c = gto.Cell(atom=[("H", tuple(p)) for p in atoms.positions], a=cell, unit="A", basis="gth-szv",
+                 pseudo="gth-pbe", precision=1e-12, verbose=0).build()
+    kpoints, _, _ = bloch_phases((2, 2, 2))
+    absolute = c.get_abs_kpts(kpoints)
+    overlap, kinetic = bloch_overlap_kinetic(atoms.cell.array / BOHR, atoms.get_scaled_positions(), kpoints, 26.0)
+    np.testing.assert_allclose(overlap, np.asarray(c.pbc_intor("int1e_ovlp", kpts=absolute)).real, atol=1e-9)
+    np.testing.assert_allclose(kinetic, np.asarray(c.pbc_intor("int1e_kin", kpts=absolute)).real, atol=1e-9)
+
+
+@pytest.mark.pyscf
+@pytest.mark.parametrize("cell", [ORTHO, TRICLINIC], ids=["orthorhombic", "triclinic"])
+def test_one_shot_equals_pyscfs_at_gamma_and_2x2x2(cell):
+    from pyscf_oneshot import pyscf_one_shot
+
+    atoms = hydrogen(cell)
+    kmeshes = [(1, 1, 1), (2, 2, 2)]
+    fine = {k: one_shot(atoms, OneShotSettings(kmesh=k, fock_spacing=FINE, basis_cutoff=8.5)) for k in kmeshes}
+    default = {k: one_shot(atoms, OneShotSettings(kmesh=k)) for k in kmeshes}
+    assert fine[(1, 1, 1)].shape == default[(1, 1, 1)].shape
+    oracle = pyscf_one_shot(atoms, kmeshes, mesh_points(fine[(1, 1, 1)], atoms))
+    for k in kmeshes:
+        ref = oracle[k]
+        for fields, mean, worst, corr in ((fine[k], 3e-4, 3e-3, 0.99999), (default[k], 3e-3, 0.03, 0.9999)):
+            elf = fields.elf.ravel()
+            assert np.abs(elf - ref).mean() < mean and np.abs(elf - ref).max() < worst
+            assert np.corrcoef(elf, ref)[0, 1] > corr
+        assert abs(fine[k].electrons - len(atoms)) < 2e-3
+    # k-sampling matters in so small a cell: Γ and 2×2×2 differ by far more than the agreement above
+    assert np.abs(oracle[(1, 1, 1)] - oracle[(2, 2, 2)]).mean() > 0.01
+
+
+def test_exactly_invariant_under_rotation_permutation_and_lattice_translation():
+    atoms = hydrogen(TRICLINIC, n=5, seed=3)
+    settings = OneShotSettings(kmesh=(2, 1, 2))
+    base = one_shot(atoms, settings)
+    rotated = atoms.copy()
+    rotated.set_cell(Rotation.from_euler("xyz", [0.3, -1.1, 2.0]).apply(atoms.cell.array), scale_atoms=True)
+    permuted = atoms[[3, 0, 4, 2, 1]]
+    shifted = atoms.copy()
+    shifted.positions[2] += atoms.cell.array[0] - 2 * atoms.cell.array[2]
+    for other in (rotated, permuted, shifted):
+        fields = one_shot(other, settings)
+        np.testing.assert_allclose(fields.elf, base.elf, atol=1e-9)
+        np.testing.assert_allclose(fields.rho, base.rho, rtol=1e-9, atol=1e-12)
+    grad = one_shot(rotated, settings).grad  # ∇ρ turns with the structure
+    turned = np.einsum("xy,y...->x...", Rotation.from_euler("xyz", [0.3, -1.1, 2.0]).as_matrix(), base.grad)
+    np.testing.assert_allclose(grad, turned, atol=1e-9)
+
+
+def test_a_cell_at_2x2x2_k_points_is_its_2x2x2_supercell_at_gamma():
+    """The k-points {0, ½}³ of a cell are the Γ point of its doubled cell: the same fields, to rounding."""
+    cell = np.eye(3) * 4.8 * BOHR  # 16 mesh points along each axis at 0.3 bohr, 32 in the supercell
+    atoms = Atoms("H2", positions=[[0.2, 0.3, 0.1], [0.9, 0.8, 1.3]], cell=cell, pbc=True)
+    spacing = {"fock_spacing": 0.3, "field_spacing": 0.3}
+    small = one_shot(atoms, OneShotSettings(kmesh=(2, 2, 2), **spacing))
+    big = one_shot(make_supercell(atoms, 2 * np.eye(3)), OneShotSettings(kmesh=(1, 1, 1), **spacing))
+    assert small.shape == (16, 16, 16) and big.shape == (32, 32, 32)
+    np.testing.assert_allclose(big.elf[:16, :16, :16], small.elf, atol=1e-8)
+    np.testing.assert_allclose(big.rho[16:, :16, 16:], small.rho, rtol=1e-8)
+    assert small.electrons == pytest.approx(2.0, abs=1e-3) and big.electrons == pytest.approx(16.0, abs=1e-2)
+
+
+def test_one_molecule_has_elf_one_everywhere_and_its_bond_orbital():
+    """One doubly occupied orbital: τ = τ_W, so χ = 0 and ELF = 1 at every point; one bonding level below μ."""
+    atoms = Atoms("H2", positions=[[-0.37, 0, 0], [0.37, 0, 0]], cell=np.eye(3) * 5.0, pbc=True)
+    fields = one_shot(atoms, OneShotSettings(kmesh=(1, 1, 1)))
+    np.testing.assert_allclose(fields.elf, 1.0, atol=1e-9)
+    energies, occupations = fields.energies[0], fields.occupations[0]
+    assert energies[0] < fields.fermi_level < energies[1] and occupations[0] == pytest.approx(2.0)
+    assert fields.electrons == pytest.approx(2.0, abs=1e-3)
+    # the bonding orbital (φ_A + φ_B)/√(2(1 + S)) holds both electrons: ρ at the bond centre (mesh point 0) is
+    # 4φ(d/2)²/(1 + S), less 0.2 % from the periodic images' overlap at Γ
+    d = 0.74 / BOHR
+    overlap, _ = gaussian_pair_integrals(np.array([d * d]))
+    centre = 4 * basis_value(np.array([d * d / 4]))[0] ** 2 / (1 + overlap[0])
+    assert fields.rho[0, 0, 0] == pytest.approx(centre, rel=3e-3)
+
+
+def test_refuses_what_it_cannot_compute():
+    with pytest.raises(GeoelfError, match="periodic hydrogen"):
+        one_shot(Atoms("HLi", positions=[[0, 0, 0], [1, 0, 0]], cell=np.eye(3) * 4, pbc=True))
+    with pytest.raises(GeoelfError, match="k-mesh must be three of 1 or 2"):
+        OneShotSettings(kmesh=(3, 3, 3))
+
+
+def test_an_electronic_model_reads_the_channels_alike_on_grids_and_at_points(tmp_path):
+    """The grid path (fused kernel, channels interpolated per slab) equals the torch path at the same
+    points; warm-started from a model without the channels, it first predicts exactly that model."""
+    import torch
+
+    from conftest import package_extra
+    from geoelf.electronic.features import CHANNELS
+    from geoelf.model import package
+    from geoelf.model.network import NetConfig, ProbeNet
+    from geoelf.model.predict import Predictor
+    from geoelf.train.loop import warm_start
+
+    config = {"features": 12, "vector_features": 6, "rbf": 8, "layers": 2, "cutoff_atom": 3.0, "cutoff_probe": 2.0,
+              "hidden": 16, "tensor_features": 4, "l3_features": 2, "l4_features": 2}
+    torch.manual_seed(0)
+    plain = ProbeNet(NetConfig(**config))
+    package.save(plain, tmp_path / "plain", package_extra("plain", plain))
+    net = ProbeNet(NetConfig(**config, electronic_channels=len(CHANNELS)))
+    net.set_electronic_scale(torch.randn(100, len(CHANNELS)) * 2 + 1)
+    warm_start(net, str(tmp_path / "plain"))
+    package.save(net, tmp_path / "electronic", package_extra("electronic", net))
+    atoms = hydrogen(TRICLINIC, n=6, seed=5)
+    shape = (10, 9, 11)
+    frac = np.stack(np.meshgrid(*[np.arange(n) / n for n in shape], indexing="ij"), -1).reshape(-1, 3)
+    before = Predictor(str(tmp_path / "plain"), precision="float32").points(atoms, frac @ atoms.cell.array)
+    with torch.no_grad():  # give the new inputs weight, so that the comparisons below see them
+        net.head[0].weight[:, -len(CHANNELS):] = 0.3 * torch.randn(net.head[0].weight.shape[0], len(CHANNELS))
+    started = Predictor(str(tmp_path / "electronic"), precision="float32").points(atoms, frac @ atoms.cell.array)
+    np.testing.assert_allclose(started, before, atol=1e-6)  # zero weights on the channels: the source model
+    package.save(net, tmp_path / "electronic", package_extra("electronic", net))
+    pred = Predictor(str(tmp_path / "electronic"), precision="float32")
+    grid = pred.grid(atoms, shape, slab_points=200).field.data.ravel()  # several slabs
+    direct = pred.points(atoms, frac @ atoms.cell.array, chunk=333)
+    np.testing.assert_allclose(grid, direct, atol=2e-6)
+    assert np.abs(direct - before).max() > 0.01  # the channels now move the prediction
