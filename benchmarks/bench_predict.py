@@ -1,14 +1,15 @@
 """Prediction speed against DFT (SCF + pp.x, protocol v1), side by side in one run.
 
-    python benchmarks/bench_predict.py --model dense-h-v1 [--sizes 64 128 256] [--dft-sizes 64 128] [--runs 3]
-                                       [--threads N] [--busy]
+    python benchmarks/bench_predict.py [--model dense-h-v1 [--model dense-h-v1-ks ...]] [--sizes 64 128 256]
+                                       [--dft-sizes 64 128] [--runs 3] [--threads N] [--busy]
 
 For each size, a 10-frame fluid trajectory at rs = 1.45 bohr is predicted on its DFT grid by one
 `geoelf predict` process, as a user would run it; the figure is the median of the seconds per frame
 that process reports for frames 2–10 (frame 1 is the warm-up). This repeats ``--runs`` times, each
 a fresh process, and the median of the runs is printed with their range. One structure is also
 predicted as a whole `geoelf predict` process (start-up and writing included; median of the runs),
-and one frame is computed once with pw.x + pp.x. Prints seconds and the DFT / network ratio.
+and one frame is computed once with pw.x + pp.x. Prints seconds and the DFT / network ratio, a row per
+model and size (``--model`` more than once: the models side by side, against the same DFT run).
 ``--threads`` is passed to `geoelf predict` (default: its own default); ``--busy`` keeps one other
 process spinning on a core throughout (a loaded machine).
 """
@@ -63,7 +64,7 @@ def whole_process(path: Path, model: str | None, threads: int | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", action="append", default=None, help="a model (repeat for several; default: the default)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--dft-sizes", type=int, nargs="*", default=None, help="sizes to run DFT for (default: all)")
     parser.add_argument("--runs", type=int, default=3, help="fresh predict processes per size (default 3)")
@@ -78,26 +79,27 @@ def _report(args) -> None:
     from geoelf.dft.elf import compute_elf
     from geoelf.model.predict import dft_grid
 
-    print(f"{'atoms':>6s} {'grid':>10s} {'net s/frame':>12s} {'runs (range)':>14s} {'whole process s':>16s} {'DFT s':>8s} "
-          f"{'DFT/net':>8s}", flush=True)
+    print(f"{'model':>14s} {'atoms':>6s} {'grid':>10s} {'net s/frame':>12s} {'runs (range)':>14s} {'whole process s':>16s} "
+          f"{'DFT s':>8s} {'DFT/net':>8s}", flush=True)
     for n in args.sizes:
         frames = trajectory(n)
         shape = dft_grid(frames[0].cell.array)
-        with tempfile.TemporaryDirectory() as tmp:
-            traj, one = Path(tmp) / "traj.extxyz", Path(tmp) / "one.extxyz"
-            write(traj, frames)
-            write(one, frames[0])
-            runs = [seconds_per_frame(traj, args.model, args.threads) for _ in range(args.runs)]
-            whole = statistics.median(whole_process(one, args.model, args.threads) for _ in range(args.runs))
-        per_frame = statistics.median(runs)
         dft = float("nan")
         if args.dft_sizes is None or n in args.dft_sizes:
             t0 = time.perf_counter()
             compute_elf(frames[0])
             dft = time.perf_counter() - t0
-        spread = f"{min(runs):.3f}–{max(runs):.3f}"
-        print(f"{n:6d} {'×'.join(map(str, shape)):>10s} {per_frame:12.3f} {spread:>14s} {whole:16.2f} {dft:8.1f} "
-              f"{dft / per_frame:8.0f}", flush=True)
+        for model in args.model or [None]:
+            with tempfile.TemporaryDirectory() as tmp:
+                traj, one = Path(tmp) / "traj.extxyz", Path(tmp) / "one.extxyz"
+                write(traj, frames)
+                write(one, frames[0])
+                runs = [seconds_per_frame(traj, model, args.threads) for _ in range(args.runs)]
+                whole = statistics.median(whole_process(one, model, args.threads) for _ in range(args.runs))
+            per_frame = statistics.median(runs)
+            spread = f"{min(runs):.3f}–{max(runs):.3f}"
+            print(f"{model or 'default':>14s} {n:6d} {'×'.join(map(str, shape)):>10s} {per_frame:12.3f} {spread:>14s} "
+                  f"{whole:16.2f} {dft:8.1f} {dft / per_frame:8.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ planes. Cost grows as N² × mesh points (the dense Bloch sums), N³ for the dia
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numba
@@ -36,8 +38,12 @@ from geoelf.errors import GeoelfError
 from geoelf.lattice import fractional_reach, plane_pairs
 from geoelf.units import BOHR
 
+log = logging.getLogger(__name__)
 TAU_TF = 0.3 * (3 * math.pi**2) ** (2 / 3)  # τ_TF = TAU_TF ρ^{5/3} (atomic units)
 SLAB_BYTES = 64 * 2**20  # the Bloch sums of one slab of mesh planes
+# the potential's matrix elements from float32 Bloch sums (the ELF moves by 2e-6); the orbitals' fields in
+# float64, where τ − τ_W cancels in the density's tails (float32 there: ELF errors up to 5e-4)
+FOCK_DTYPE = np.float32
 TABLE_STEP = 2e-3  # bohr: φ, dφ/dr and V_na tabulated, linear in between (relative error about 1e-6)
 
 
@@ -127,6 +133,23 @@ def elf_and_chi(rho: np.ndarray, grad2: np.ndarray, tau: np.ndarray) -> tuple[np
 def one_shot(atoms: Atoms, settings: OneShotSettings | None = None) -> ElectronicFields:
     """The one-shot Kohn–Sham fields of a periodic hydrogen structure (any triclinic cell, cells
     smaller than the basis range included) on the field mesh of ``settings``."""
+    if _first_call[0]:  # the kernels compile (or load numba's cache) on the first call: say so if it is slow
+        _first_call[0] = False
+        notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
+        notice.start()
+        try:
+            return _one_shot(atoms, settings)
+        finally:
+            notice.cancel()
+    return _one_shot(atoms, settings)
+
+
+COMPILE_NOTICE_S = 2.0
+COMPILE_NOTICE = "compiling the one-shot electronic-structure kernels (once, about 30 s; cached for later runs)"
+_first_call = [True]
+
+
+def _one_shot(atoms: Atoms, settings: OneShotSettings | None) -> ElectronicFields:
     s = settings or OneShotSettings()
     if set(atoms.numbers.tolist()) != {1} or not atoms.pbc.all():
         raise GeoelfError("the one-shot fields are for periodic hydrogen structures")
@@ -339,16 +362,28 @@ def potential_matrices(
     shape, cell_c, frac_c, reach, rc = _lattice_args(cell, frac, mesh, rc)
     n, classes, plane = len(frac), signs.shape[1], mesh[1] * mesh[2]
     out = np.zeros((len(signs), n, n))
+    phases = signs.astype(FOCK_DTYPE)
     step = _slab_planes(mesh, classes * n)
     table = radial_table(OneShotSettings(basis_cutoff=rc))
     for i0 in range(0, mesh[0], step):
         i1 = min(mesh[0], i0 + step)
-        values = np.zeros((classes, (i1 - i0) * plane, n))
+        values = np.zeros((classes, (i1 - i0) * plane, n), FOCK_DTYPE)
         _bloch_sums(
-            i0, i1, shape, cell_c, frac_c, reach, rc, table, TABLE_STEP, class_of, values, np.zeros((0, 0, 0, 0))
+            i0,
+            i1,
+            shape,
+            cell_c,
+            frac_c,
+            reach,
+            rc,
+            table,
+            TABLE_STEP,
+            class_of,
+            values,
+            np.zeros((0, 0, 0, 0), FOCK_DTYPE),
         )
-        chi = (signs @ values.reshape(classes, -1)).reshape(len(signs), -1, n)  # (K, P, N): Bloch sums at each k
-        vs = v[i0 * plane : i1 * plane, None]
+        chi = (phases @ values.reshape(classes, -1)).reshape(len(signs), -1, n)  # (K, P, N): Bloch sums at each k
+        vs = v[i0 * plane : i1 * plane, None].astype(FOCK_DTYPE)
         for k in range(len(signs)):
             out[k] += chi[k].T @ (chi[k] * vs)
     return out * abs(np.linalg.det(cell)) / np.prod(mesh)
