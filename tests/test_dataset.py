@@ -82,6 +82,21 @@ def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):
     assert set(grown["train"]) - set(splits["train"]) == {"h64_rs1.3_T1000_r10", "h64_rs1.5_T2000_r10"}
 
 
+def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
+    fake_dataset(tmp_path)
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    kinds = ["C2c-24", "Cmca-12", "I41amd", "P63m", "Pa-3"]
+    for kind in kinds:
+        for traj in (f"{kind}_50GPa_T300", f"{kind}_150GPa_T600"):
+            write_sample(tmp_path / "solid" / traj / f"{traj}_0.h5", gaussian_field(atoms, (8, 8, 8)),
+                         {"phase": "solid", "trajectory": traj, "temperature_k": 300, "natoms": 2, "sample_id": f"{traj}_0"})
+    splits = ds.make_splits(tmp_path)
+    held = {ds.structure_type(t) for t in splits["test_solid"]}
+    assert held == {"Cmca-12", "Pa-3"}  # every third type from the second, in name order, at all its conditions
+    assert len(splits["test_solid"]) == 4 and {ds.structure_type(t) for t in splits["train"]} >= {"C2c-24", "I41amd", "P63m"}
+    assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
+
+
 def test_export_and_build_round_trip(tmp_path, capsys):
     field = fake_dataset(tmp_path / "d")
     ds.make_splits(tmp_path / "d")

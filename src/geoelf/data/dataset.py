@@ -5,12 +5,14 @@ time (their metadata only), so adding a sample never rewrites another file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from geoelf.data.sample import read_meta, read_sample, write_sample
 from geoelf.errors import GeoelfError
@@ -46,7 +48,7 @@ def pressure_bin(p: float | None) -> str:
     """Label of the pressure bin of ``p`` GPa, e.g. '100-200'."""
     if p is None:
         return "unknown"
-    for lo, hi in zip(PRESSURE_BINS[:-1], PRESSURE_BINS[1:]):
+    for lo, hi in itertools.pairwise(PRESSURE_BINS):
         if lo <= p < hi:
             return f"{lo}-{hi}"
     return f">={PRESSURE_BINS[-1]}" if p >= PRESSURE_BINS[-1] else f"<{PRESSURE_BINS[0]}"
@@ -78,13 +80,32 @@ def info(root: str | Path) -> dict[str, Any]:
         "root": str(root),
         "total": len(rows),
         # the JSON contract's keys are always there, 0 when a dataset has none of them yet
-        "by_phase": {"fluid": 0, "crystal": 0, **by(lambda r: "fluid" if r.get("phase") == "fluid" else "crystal" if r.get("phase") else "unknown")},
+        "by_phase": {
+            "fluid": 0,
+            "crystal": 0,
+            # fluid, solid (thermal snapshots), crystal (relaxed: their phase names the structure)
+            **by(
+                lambda r: (
+                    r.get("phase")
+                    if r.get("phase") in ("fluid", "solid")
+                    else "crystal"
+                    if r.get("phase")
+                    else "unknown"
+                )
+            ),
+        },
         "by_split": by(lambda r: split_of(r, splits)) if splits else {},
         "natoms": {"64": 0, "128": 0, **by(lambda r: r.get("natoms"))},
         "by_rs": by(lambda r: f"{r['rs']:.2f}" if r.get("rs") is not None else "none"),
         "by_temperature": by(lambda r: r.get("temperature_k", "none")),
         "by_pressure_gpa": by(lambda r: pressure_bin(r.get("pressure_gpa"))),
-        "by_condition": by(lambda r: f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}" if r.get("phase") == "fluid" else f"crystal {r.get('phase')}"),
+        "by_condition": by(
+            lambda r: (
+                f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}"
+                if r.get("phase") == "fluid"
+                else f"crystal {r.get('phase')}"
+            )
+        ),
         "trajectories": len({r.get("trajectory") for r in rows if r.get("trajectory")}),
         "pressure_range_gpa": [min(pressures), max(pressures)] if pressures else None,
         "bytes": total_bytes,
@@ -104,14 +125,26 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     and T among the conditions add up to an even number, to 'val' where odd (a checkerboard, so
     test and val each cover every density and every temperature) — and keep the others for
     'train', so every condition is trained on. Later replicas join 'train' and never move a
-    held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), crystals to
-    'crystal'.
+    held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), relaxed
+    crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: of the
+    types in name order, every third from the second (its trajectories at every pressure and
+    temperature) goes to 'test_solid', the others to 'train', so a held-out type is never seen.
     """
     rows = index(root)
     by_condition: dict[tuple, set[str]] = defaultdict(set)
-    splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_large": [], "crystal": []}
+    solids: dict[str, set[str]] = defaultdict(set)
+    splits: dict[str, list[str]] = {
+        "train": [],
+        "val": [],
+        "test": [],
+        "test_large": [],
+        "crystal": [],
+        "test_solid": [],
+    }
     for r in rows:
-        if r.get("phase") != "fluid":
+        if r.get("phase") == "solid":
+            solids[structure_type(r["trajectory"])].add(r["trajectory"])
+        elif r.get("phase") != "fluid":
             splits["crystal"].append(r.get("trajectory") or r["sample_id"])
         elif r.get("natoms") != 64:
             splits["test_large"].append(r["trajectory"])
@@ -124,17 +157,26 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         if len(trajs) >= 2:
             splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop(1))
         splits["train"].extend(trajs)
-    splits = {k: sorted(set(v)) for k, v in splits.items()}
+    for k, kind in enumerate(sorted(solids)):
+        splits["test_solid" if k % 3 == 1 else "train"].extend(solids[kind])
+    splits = {k: sorted(set(v)) for k, v in splits.items() if v or k != "test_solid"}
     rule = " ".join((make_splits.__doc__ or "").split("\n\n")[1].split())
     with atomic_path(Path(root) / "splits.json") as tmp:
         Path(tmp).write_text(json.dumps({"version": 2, "rule": rule, "splits": splits}, indent=1))
     return splits
 
 
+def structure_type(trajectory: str) -> str:
+    """The structure type of a thermal solid's trajectory name, TYPE_PRESSURE_TEMPERATURE (e.g. Pa-3_50GPa_T300)."""
+    return trajectory.split("_")[0]
+
+
 def samples_of_split(root: str | Path, split: str) -> list[Path]:
     splits = load_splits(root)
     if split not in splits:
-        raise GeoelfError(f"no split {split!r} (run 'geoelf dataset split' first; have: {', '.join(splits) or 'none'})", str(root))
+        raise GeoelfError(
+            f"no split {split!r} (run 'geoelf dataset split' first; have: {', '.join(splits) or 'none'})", str(root)
+        )
     return [Path(r["path"]) for r in index(root) if split_of(r, splits) == split]
 
 
@@ -183,7 +225,12 @@ def import_files(out_root: str | Path, files: Iterable[str], meta: dict[str, Any
             if len(atoms) != len(field.atoms):
                 raise GeoelfError(f"structure has {len(atoms)} atoms, the ELF file {len(field.atoms)}", structure_path)
             field = Field(field.data, atoms, field.name)
-        full = {"phase": "unknown", **{k: v for k, v in meta.items() if v is not None}, "sample_id": sid,
-                "natoms": len(field.atoms), "source_file": str(elf_path)}
+        full = {
+            "phase": "unknown",
+            **{k: v for k, v in meta.items() if v is not None},
+            "sample_id": sid,
+            "natoms": len(field.atoms),
+            "source_file": str(elf_path),
+        }
         written.append(write_sample(target, field, full))
     return written

@@ -52,7 +52,9 @@ def write_sample(path: str | Path, field: Field, meta: dict[str, Any]) -> Path:
         # Whole planes per chunk compress best (measured: 225 kB for a 48³ grid).
         chunks = (min(field.shape[0], 8), *field.shape[1:])
         quantised = np.round(field.data / ELF_SCALE).astype(np.int32)
-        ds = h5.create_dataset("elf", data=quantised, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True)
+        ds = h5.create_dataset(
+            "elf", data=quantised, chunks=chunks, compression="gzip", compression_opts=9, shuffle=True
+        )
         ds.attrs["scale"] = ELF_SCALE
     return path
 
