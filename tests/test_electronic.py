@@ -193,3 +193,44 @@ def test_an_electronic_model_reads_the_channels_alike_on_grids_and_at_points(tmp
     direct = pred.points(atoms, frac @ atoms.cell.array, chunk=333)
     np.testing.assert_allclose(grid, direct, atol=2e-6)
     assert np.abs(direct - before).max() > 0.01  # the channels now move the prediction
+
+
+def test_training_reads_the_channels_and_keeps_their_scale(tmp_path):
+    """A short run of an electronic model: its probes carry the channels, the standardisation learnt
+    from the training probes ships in the package, and the package predicts with them."""
+    from safetensors.numpy import load_file
+
+    from geoelf.model.predict import Predictor
+    from geoelf.train.config import load_config
+    from geoelf.train.loop import train
+
+    net = {"features": 8, "vector_features": 4, "rbf": 6, "layers": 1, "cutoff_atom": 2.5, "cutoff_probe": 1.8,
+           "hidden": 8, "electronic_channels": 15}
+    cfg = load_config(None, [f"out={tmp_path / 'run'}", "synthetic=2", "steps=4", "val_every=2", "val_probes=200",
+                             "batch_structures=1", "probes_per_structure=50", "minutes=5"])
+    cfg.net = net
+    folder = train(cfg, progress=False)
+    weights = load_file(str(folder / "weights.safetensors"))
+    assert weights["electronic_std"].shape == (15,) and np.all(weights["electronic_std"] > 0)
+    assert np.abs(weights["electronic_mean"]).max() > 0.1  # learnt from the probes, not the initial zeros
+    atoms = hydrogen(TRICLINIC, n=6, seed=2)
+    field = Predictor(str(folder), precision="float32").grid(atoms, (8, 8, 8)).field.data
+    assert 0 < field.min() and field.max() < 1
+
+
+def test_a_thin_cell_is_computed_in_the_supercell_that_samples_it_like_the_fluid():
+    """Lattice planes closer than min_plane_spacing: the one-shot runs in the repeated cell (here 2×2×2)
+    and folds back, so the cell's fields are its explicit supercell's, and it holds its own electrons."""
+    from geoelf.electronic.oneshot import supercell_repeats
+
+    cell = np.eye(3) * 4.8 * BOHR  # 2.54 Å: 12 field-mesh points at 0.4 bohr, 16 Fock-mesh points at 0.3
+    atoms = Atoms("H2", positions=[[0.2, 0.3, 0.1], [0.9, 0.8, 1.3]], cell=cell, pbc=True)
+    assert supercell_repeats(cell / BOHR, 4.2 / BOHR) == (2, 2, 2)
+    thin = one_shot(atoms)
+    explicit = one_shot(atoms.repeat(2))
+    assert thin.shape == (12, 12, 12) and explicit.shape == (24, 24, 24)
+    np.testing.assert_allclose(thin.elf, explicit.elf[:12, :12, :12], atol=1e-9)
+    np.testing.assert_allclose(thin.elf, explicit.elf[12:, 12:, 12:], atol=2e-5)  # periodic with the cell
+    assert thin.electrons == pytest.approx(2.0, abs=2e-3)
+    tilted = np.array([[2.5, 0, 0], [2.0, 1.5, 0], [0, 0, 6.0]])  # planes 1.5 Å apart across a₁ and a₂
+    assert supercell_repeats(tilted / BOHR, 4.2 / BOHR) == (3, 3, 1)  # by plane spacing, not |a₁| = 2.5 Å

@@ -55,7 +55,10 @@ class OneShotSettings:
     fock_spacing, field_spacing: the meshes' largest spacing (bohr) for the potential and its matrix
     elements, and for ρ, ∇ρ, τ, ELF; smearing: Fermi–Dirac width (hartree); basis_cutoff and
     potential_cutoff (bohr): where φ (below 2·10⁻⁴ of its peak: the ELF moves by 10⁻⁴ on average against
-    8.5 bohr) and V_na (below 10⁻⁷ hartree) are cut.
+    8.5 bohr) and V_na (below 10⁻⁷ hartree) are cut; min_plane_spacing (Å): a cell whose lattice planes
+    lie closer is computed in a supercell that reaches it, so the k-points sample every cell as finely
+    as a 64-atom fluid cell at rs 1.25 bohr (planes 4.27 Å apart) — a 4-atom crystal at 2×2×2 alone
+    would be sampled 2–3 times more coarsely.
     """
 
     kmesh: tuple[int, int, int] = (2, 2, 2)
@@ -64,6 +67,7 @@ class OneShotSettings:
     smearing: float = 0.01
     basis_cutoff: float = 6.5
     potential_cutoff: float = 6.0
+    min_plane_spacing: float = 4.2
 
     def __post_init__(self) -> None:
         if len(self.kmesh) != 3 or any(k not in (1, 2) for k in self.kmesh):
@@ -149,15 +153,54 @@ COMPILE_NOTICE = "compiling the one-shot electronic-structure kernels (once, abo
 _first_call = [True]
 
 
+def supercell_repeats(cell_bohr: np.ndarray, min_length: float) -> tuple[int, int, int]:
+    """How often to repeat the cell along each lattice vector so that its lattice planes lie at least
+    ``min_length`` bohr apart (plane spacing 1/|b_i|, b_i reciprocal, no 2π)."""
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell_bohr).T, axis=1)
+    return tuple(max(1, math.ceil(min_length / float(d) - 1e-9)) for d in spacing)  # type: ignore[return-value]
+
+
 def _one_shot(atoms: Atoms, settings: OneShotSettings | None) -> ElectronicFields:
+    """The one-shot of ``atoms``, done in its supercell of ``supercell_repeats`` when the cell is thin,
+    then folded back: the fields are periodic with the cell, so its first block of the supercell's
+    mesh is the cell's mesh (the supercell's meshes are the cell's, repeated)."""
     s = settings or OneShotSettings()
     if set(atoms.numbers.tolist()) != {1} or not atoms.pbc.all():
         raise GeoelfError("the one-shot fields are for periodic hydrogen structures")
+    cell = atoms.cell.array / BOHR
+    repeats = supercell_repeats(cell, s.min_plane_spacing / BOHR)
+    fock_mesh = tuple(m * r for m, r in zip(mesh_for(cell, s.fock_spacing), repeats, strict=True))
+    field_mesh = mesh_for(cell, s.field_spacing)
+    big = atoms.repeat(repeats) if repeats != (1, 1, 1) else atoms
+    sc = tuple(m * r for m, r in zip(field_mesh, repeats, strict=True))
+    fields = _in_cell(big, s, fock_mesh, sc)  # type: ignore[arg-type]
+    if big is atoms:
+        return fields
+    block = tuple(slice(0, m) for m in field_mesh)
+    rho, grad, tau = fields.rho[block], fields.grad[(slice(None), *block)], fields.tau[block]
+    return ElectronicFields(
+        rho,
+        grad,
+        tau,
+        fields.elf[block],
+        fields.chi[block],
+        atoms.cell.array.copy(),
+        fields.kpoints,
+        fields.energies,
+        fields.occupations,
+        fields.fermi_level,
+        fields.electrons / math.prod(repeats),
+    )
+
+
+def _in_cell(
+    atoms: Atoms, s: OneShotSettings, fock_mesh: tuple[int, int, int], field_mesh: tuple[int, int, int]
+) -> ElectronicFields:
+    """The one-shot fields of ``atoms`` in its own cell, on the meshes given."""
     cell = np.ascontiguousarray(atoms.cell.array / BOHR, dtype=np.float64)
     frac = atoms.get_scaled_positions(wrap=True)
     kpoints, class_of, signs = bloch_phases(s.kmesh)
     weights = np.full(len(kpoints), 1.0 / len(kpoints))
-    fock_mesh = mesh_for(cell, s.fock_spacing)
     v = effective_potential(cell, frac, fock_mesh, s)
     overlap, kinetic = bloch_overlap_kinetic(cell, frac, kpoints, 2 * s.basis_cutoff)
     potential = potential_matrices(cell, frac, fock_mesh, v, class_of, signs, s.basis_cutoff)
@@ -167,7 +210,6 @@ def _one_shot(atoms: Atoms, settings: OneShotSettings | None) -> ElectronicField
         energies.append(eps)
         orbitals.append(c)
     mu, occupations = fermi_occupations(energies, weights, float(len(atoms)), s.smearing)
-    field_mesh = mesh_for(cell, s.field_spacing)
     rho, grad, tau = orbital_fields(cell, frac, field_mesh, orbitals, occupations, weights, class_of, signs, s)
     elf, chi = elf_and_chi(rho, np.sum(grad**2, axis=0), tau)
     electrons = float(rho.sum() * abs(np.linalg.det(cell)) / rho.size)
