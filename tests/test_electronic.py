@@ -83,8 +83,10 @@ def test_one_shot_equals_pyscfs_at_gamma_and_2x2x2(cell):
 
     atoms = hydrogen(cell)
     kmeshes = [(1, 1, 1), (2, 2, 2)]
-    fine = {k: one_shot(atoms, OneShotSettings(kmesh=k, fock_spacing=FINE, basis_cutoff=8.5)) for k in kmeshes}
-    default = {k: one_shot(atoms, OneShotSettings(kmesh=k)) for k in kmeshes}
+    # in the cell itself (no supercell for its 3.2 Å planes), at the k-points PySCF is given
+    fine = {k: one_shot(atoms, OneShotSettings(kmesh=k, fock_spacing=FINE, basis_cutoff=8.5, min_plane_spacing=0))
+            for k in kmeshes}
+    default = {k: one_shot(atoms, OneShotSettings(kmesh=k, min_plane_spacing=0)) for k in kmeshes}
     assert fine[(1, 1, 1)].shape == default[(1, 1, 1)].shape
     oracle = pyscf_one_shot(atoms, kmeshes, mesh_points(fine[(1, 1, 1)], atoms))
     for k in kmeshes:
@@ -123,7 +125,7 @@ def test_a_cell_at_2x2x2_k_points_is_its_2x2x2_supercell_at_gamma(monkeypatch):
 
     cell = np.eye(3) * 4.8 * BOHR  # 16 mesh points along each axis at 0.3 bohr, 32 in the supercell
     atoms = Atoms("H2", positions=[[0.2, 0.3, 0.1], [0.9, 0.8, 1.3]], cell=cell, pbc=True)
-    spacing = {"fock_spacing": 0.3, "field_spacing": 0.3}
+    spacing = {"fock_spacing": 0.3, "field_spacing": 0.3, "min_plane_spacing": 0}
     shipped = one_shot(atoms, OneShotSettings(kmesh=(2, 2, 2), **spacing))
     monkeypatch.setattr(oneshot, "FOCK_DTYPE", np.float64)
     small = one_shot(atoms, OneShotSettings(kmesh=(2, 2, 2), **spacing))
