@@ -158,7 +158,8 @@ def main() -> None:
             doc, cmd = evaluate(model, args.dataset, split, topology, own_reuse if model == str(folder) else args.reuse_baselines)
             label = name if model == str(folder) else doc["model"]
             split_name, _, pattern = split_files(split)
-            (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))
+            if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
+                (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))
             docs.append((label, doc, cmd))
         lines += [f"## Split `{split_name}`: `{pattern or args.dataset}`", "",
                   "| model | files | R² (pooled) | MAE | RMSE | max | W1 | Δφ_3D within 0.02 | CPs matched | s/file |",
