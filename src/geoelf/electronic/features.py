@@ -72,5 +72,5 @@ def channels_at(coef: np.ndarray, frac: np.ndarray) -> np.ndarray:
     """The channels (P, 15) float32 at fractional points (P, 3), from ``electronic_channels``' coefficients."""
     u = np.ascontiguousarray((np.asarray(frac, dtype=np.float64) % 1.0) * np.array(coef.shape[1:]))
     out = np.empty((len(u), coef.shape[0]))
-    _spline_channels(np.ascontiguousarray(coef, dtype=np.float64), u, out)
+    _spline_channels(np.ascontiguousarray(coef), u, out)  # float32 coefficients as cached: no per-call copy
     return out.astype(np.float32)

@@ -155,9 +155,8 @@ _first_call = [True]
 
 def supercell_repeats(cell_bohr: np.ndarray, min_length: float) -> tuple[int, int, int]:
     """How often to repeat the cell along each lattice vector so that its lattice planes lie at least
-    ``min_length`` bohr apart (plane spacing 1/|b_i|, b_i reciprocal, no 2π)."""
-    spacing = 1.0 / np.linalg.norm(np.linalg.inv(cell_bohr).T, axis=1)
-    return tuple(max(1, math.ceil(min_length / float(d) - 1e-9)) for d in spacing)  # type: ignore[return-value]
+    ``min_length`` bohr apart: a sphere of that radius reaches ``fractional_reach`` cells along each."""
+    return tuple(max(1, math.ceil(float(f) - 1e-9)) for f in fractional_reach(cell_bohr, min_length))  # type: ignore[return-value]
 
 
 def _one_shot(atoms: Atoms, settings: OneShotSettings | None) -> ElectronicFields:
