@@ -92,12 +92,19 @@ def plane_pairs(
                     root = math.sqrt(disc)
                     first = int(math.floor((-pc - root) / cc * n2)) - 1
                     last = int(math.ceil((-pc + root) / cc * n2)) + 1
+                    row = (gj % n1) * n2
+                    row_parity = 4 * ((gi // n0) & 1) + 2 * ((gj // n1) & 1)  # the image's translation: −⌊g/n⌋
+                    wrap, image = first % n2, first // n2  # gk mod n2 and ⌊gk/n2⌋, advanced with gk (no division)
                     for gk in range(first, last + 1):
+                        k, k_image = wrap, image
+                        wrap += 1
+                        if wrap == n2:
+                            wrap, image = 0, image + 1
                         x, y, z = cartesian(d0, d1, gk / n2 - fa2, cell)
                         r2 = x * x + y * y + z * z
                         if r2 >= rc * rc:
                             continue
-                        q = (gj % n1) * n2 + gk % n2
+                        q = row + k
                         if counting:
                             start[q] += 1
                             continue
@@ -108,6 +115,6 @@ def plane_pairs(
                         inv = 1.0 / max(r, 1e-9)
                         atom[e], node[e] = a, m
                         geo[e, 0], geo[e, 1], geo[e, 2], geo[e, 3] = r * per_r - m, x * inv, y * inv, z * inv
-                        if parities:  # the image's translation is −⌊g/n⌋ along each axis
-                            parity[e] = 4 * ((gi // n0) & 1) + 2 * ((gj // n1) & 1) + ((gk // n2) & 1)
+                        if parities:
+                            parity[e] = row_parity + (k_image & 1)
     return start, atom, node, geo, parity

@@ -15,62 +15,72 @@ import numba
 import numpy as np
 
 from geoelf.electronic.oneshot import ElectronicFields, OneShotSettings, one_shot, wave_vectors
-from geoelf.interp import _bweights, spline_coefficients
+from geoelf.interp import _bweights
 
 BASES = ("elf", "log_rho", "asinh_chi")
 BLURS = (0.2, 0.4)  # Å
 CHANNELS = tuple(f"{b}{suffix}" for b in BASES for suffix in ("", "_blur0.2", "_blur0.4", "_grad0.2", "_laplacian0.2"))
 
 
-def channel_grids(fields: ElectronicFields) -> np.ndarray:
-    """The channels (15, n₀, n₁, n₂) on the field mesh, in the order of CHANNELS."""
-    bases = (fields.elf, np.log(np.maximum(fields.rho, 1e-12)), np.arcsinh(fields.chi))
-    wave = wave_vectors(fields.cell, fields.shape)  # Å⁻¹ (n₀, n₁, n₂, 3)
+def electronic_channels(atoms, settings: OneShotSettings | None = None) -> np.ndarray:
+    """The one-shot channels of a structure as spline coefficients (15, n₀, n₁, n₂), for ``channels_at``."""
+    return channel_coefficients(one_shot(atoms, settings))
+
+
+def channel_coefficients(fields: ElectronicFields) -> np.ndarray:
+    """The periodic cubic B-spline coefficients (15, n₀, n₁, n₂) of the channels on the field mesh, in
+    the order of CHANNELS. All in Fourier space: blurs, gradient and Laplacian are products there, and
+    so is the interpolation condition (the coefficients are the channel divided by the B-spline's
+    transform, Π_axes (2 + cos 2πm/n)/3), so one transform per channel gives its coefficients."""
+    shape = fields.shape
+    wave = wave_vectors(fields.cell, shape)[:, :, : shape[2] // 2 + 1]  # Å⁻¹, the half spectrum of a real field
     g2 = np.sum(wave**2, axis=-1)
+    spline = np.ones(g2.shape)
+    for axis, n in enumerate(shape):
+        m = np.arange(g2.shape[axis])
+        factor = (2.0 + np.cos(2 * math.pi * m / n)) / 3.0
+        spline = spline * factor.reshape([-1 if a == axis else 1 for a in range(3)])
+    bases = (fields.elf, np.log(np.maximum(fields.rho, 1e-12)), np.arcsinh(fields.chi))
     out = []
     for f in bases:
-        spectrum = np.fft.fftn(f)
-        blurred = [np.fft.ifftn(spectrum * np.exp(-0.5 * g2 * w * w)).real for w in BLURS]
-        near = np.fft.fftn(blurred[0])
-        gradient = [np.fft.ifftn(1j * wave[..., x] * near).real for x in range(3)]
-        laplacian = np.fft.ifftn(-g2 * near).real
-        out += [f, *blurred, np.sqrt(sum(g * g for g in gradient)), laplacian]
+        spectrum = np.fft.rfftn(f)
+        blurred = [spectrum * np.exp(-0.5 * g2 * w * w) for w in BLURS]
+        gradient = [np.fft.irfftn(1j * wave[..., x] * blurred[0], shape) for x in range(3)]
+        norm = np.fft.rfftn(np.sqrt(sum(g * g for g in gradient)))
+        for channel in (spectrum, *blurred, norm, -g2 * blurred[0]):
+            out.append(np.fft.irfftn(channel / spline, shape))
     return np.stack(out)
 
 
-def electronic_channels(atoms, settings: OneShotSettings | None = None) -> np.ndarray:
-    """The one-shot channels of a structure as spline coefficients (15, n₀, n₁, n₂), for ``channels_at``."""
-    grids = channel_grids(one_shot(atoms, settings))
-    return np.stack([spline_coefficients(g) for g in grids])
-
-
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, fastmath=True)
 def _spline_channels(coef, u, out):
-    n0, n1, n2 = coef.shape[1], coef.shape[2], coef.shape[3]
+    """out (P, C) = the splines of coefficients ``coef`` (n₀, n₁, n₂, C) (channels last: each of the 64
+    taps reads C values together) at mesh coordinates u (P, 3)."""
+    n0, n1, n2, channels = coef.shape
     for p in numba.prange(u.shape[0]):
         w0, w1, w2 = np.empty(4), np.empty(4), np.empty(4)
         scratch = np.empty(4)
+        total = np.zeros(channels)
         i0, i1, i2 = int(math.floor(u[p, 0])), int(math.floor(u[p, 1])), int(math.floor(u[p, 2]))
         _bweights(u[p, 0] - i0, w0, scratch, scratch)
         _bweights(u[p, 1] - i1, w1, scratch, scratch)
         _bweights(u[p, 2] - i2, w2, scratch, scratch)
-        for c in range(coef.shape[0]):
-            out[p, c] = 0.0
         for a in range(4):
             ia = (i0 - 1 + a) % n0
             for b in range(4):
                 ib = (i1 - 1 + b) % n1
                 wab = w0[a] * w1[b]
                 for d in range(4):
-                    ic = (i2 - 1 + d) % n2
+                    tap = coef[ia, ib, (i2 - 1 + d) % n2]
                     w = wab * w2[d]
-                    for c in range(coef.shape[0]):
-                        out[p, c] += w * coef[c, ia, ib, ic]
+                    for c in range(channels):
+                        total[c] += w * tap[c]
+        out[p] = total
 
 
 def channels_at(coef: np.ndarray, frac: np.ndarray) -> np.ndarray:
     """The channels (P, 15) float32 at fractional points (P, 3), from ``electronic_channels``' coefficients."""
     u = np.ascontiguousarray((np.asarray(frac, dtype=np.float64) % 1.0) * np.array(coef.shape[1:]))
     out = np.empty((len(u), coef.shape[0]))
-    _spline_channels(np.ascontiguousarray(coef), u, out)  # float32 coefficients as cached: no per-call copy
+    _spline_channels(np.ascontiguousarray(np.moveaxis(coef, 0, -1)), u, out)  # a copy of 15 × mesh values
     return out.astype(np.float32)

@@ -58,10 +58,10 @@ def neutral_atom_potential(r: np.ndarray) -> np.ndarray:
 def gaussian_pair_integrals(r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Overlap ⟨φ_A|φ_B⟩ and kinetic ⟨φ_A|−½∇²|φ_B⟩ (hartree) of two basis functions |A − B|² = ``r2``
     (bohr²) apart: Σ_pq d_p d_q (π/g)^{3/2} e^{−μR²} times 1 and μ(3 − 2μR²), g = α_p + α_q, μ = α_pα_q/g."""
-    r2 = np.asarray(r2, dtype=float)[..., None, None]
+    r2 = np.asarray(r2, dtype=float)
     d = contraction()
-    ap, aq = BASIS_EXPONENTS[:, None], BASIS_EXPONENTS[None, :]
-    g = ap + aq
-    mu = ap * aq / g
-    e = d[:, None] * d[None, :] * (math.pi / g) ** 1.5 * np.exp(-mu * r2)
-    return e.sum((-2, -1)), (e * mu * (3 - 2 * mu * r2)).sum((-2, -1))
+    g = BASIS_EXPONENTS[:, None] + BASIS_EXPONENTS[None, :]
+    mu = (BASIS_EXPONENTS[:, None] * BASIS_EXPONENTS[None, :] / g).ravel()
+    weight = (d[:, None] * d[None, :] * (math.pi / g) ** 1.5).ravel()
+    e = np.exp(-np.multiply.outer(r2, mu))  # (..., 16): one exponential per primitive pair
+    return e @ weight, e @ (3 * weight * mu) - 2 * r2 * (e @ (weight * mu * mu))

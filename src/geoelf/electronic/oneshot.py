@@ -17,12 +17,14 @@ The recipe, for a cell of N atoms (atomic units inside, Å at the interface):
 
 The meshes are set by spacing: the potential's matrix elements need about 0.3 bohr (the tight exponent
 8.37 bohr⁻² and r_loc = 0.2 bohr), the fields about 0.4 bohr (interpolated to finer grids by periodic
-cubic splines of ELF, log ρ and asinh χ). Memory is bounded by doing both mesh passes in slabs of
-planes. Cost grows as N² × mesh points (the dense Bloch sums), N³ for the diagonalisation.
+cubic splines of ELF, log ρ and asinh χ). Both mesh passes go point by point (``geoelf.electronic.bloch``):
+memory is the meshes' fields and per-thread K × N × N sums. Cost grows as N × (atoms within the
+basis range) × mesh points, N³ for the diagonalisation.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -31,16 +33,17 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 from ase import Atoms
+from threadpoolctl import ThreadpoolController
 
+from geoelf.electronic.bloch import orbital_field_planes, potential_planes, superposition
 from geoelf.electronic.hydrogen import BASIS_EXPONENTS, contraction, gaussian_pair_integrals, neutral_atom_potential
 from geoelf.electronic.pbe import pbe
 from geoelf.errors import GeoelfError
-from geoelf.lattice import fractional_reach, plane_pairs
+from geoelf.lattice import fractional_reach
 from geoelf.units import BOHR
 
 log = logging.getLogger(__name__)
 TAU_TF = 0.3 * (3 * math.pi**2) ** (2 / 3)  # τ_TF = TAU_TF ρ^{5/3} (atomic units)
-SLAB_BYTES = 64 * 2**20  # the Bloch sums of one slab of mesh planes
 # the potential's matrix elements from float32 Bloch sums (the ELF moves by 2e-6); the orbitals' fields in
 # float64, where τ − τ_W cancels in the density's tails (float32 there: ELF errors up to 5e-4)
 FOCK_DTYPE = np.float32
@@ -137,15 +140,24 @@ def elf_and_chi(rho: np.ndarray, grad2: np.ndarray, tau: np.ndarray) -> tuple[np
 def one_shot(atoms: Atoms, settings: OneShotSettings | None = None) -> ElectronicFields:
     """The one-shot Kohn–Sham fields of a periodic hydrogen structure (any triclinic cell, cells
     smaller than the basis range included) on the field mesh of ``settings``."""
-    if _first_call[0]:  # the kernels compile (or load numba's cache) on the first call: say so if it is slow
-        _first_call[0] = False
-        notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
-        notice.start()
-        try:
-            return _one_shot(atoms, settings)
-        finally:
-            notice.cancel()
-    return _one_shot(atoms, settings)
+    # BLAS on one thread: its only work here is N × N eigenproblems, and OpenBLAS threads spin for
+    # tens of milliseconds after each call, taking a core from the numba kernels that follow
+    # (a 64-atom frame: 0.39 s with OpenBLAS's 2 threads, 0.30 s with 1)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if _first_call[0]:  # the kernels compile (or load numba's cache) on the first call: say so if slow
+            _first_call[0] = False
+            notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
+            notice.start()
+            try:
+                return _one_shot(atoms, settings)
+            finally:
+                notice.cancel()
+        return _one_shot(atoms, settings)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()  # finding the loaded BLAS libraries takes milliseconds: once
 
 
 COMPILE_NOTICE_S = 2.0
@@ -277,65 +289,19 @@ def bloch_overlap_kinetic(
     pos = frac @ cell
     n = len(pos)
     i, j, d = neighbour_pairs(pos, pos, cell, cutoff, exclude_self=True)
-    translation = np.rint((pos[i] - pos[j] - d) @ np.linalg.inv(cell))  # d = x_i − (x_j + T)
-    phase = np.cos(2 * math.pi * translation @ kpoints.T)  # (E, K)
+    translation = np.rint((pos[i] - pos[j] - d) @ np.linalg.inv(cell)).astype(np.int64)  # d = x_i − (x_j + T)
+    parity = (translation & 1) @ np.array([4, 2, 1])  # the phase at {0, ½}³ depends on T's parities alone
     s_pair, t_pair = gaussian_pair_integrals(np.sum(d * d, axis=1))
     s0, t0 = gaussian_pair_integrals(np.zeros(1))
-    pair = i * n + j
-    overlap = np.stack([np.bincount(pair, phase[:, k] * s_pair, n * n).reshape(n, n) for k in range(len(kpoints))])
-    kinetic = np.stack([np.bincount(pair, phase[:, k] * t_pair, n * n).reshape(n, n) for k in range(len(kpoints))])
+    key = parity * n * n + i * n + j
+    bits = (np.arange(8)[:, None] >> np.array([2, 1, 0])) & 1  # (8, 3): each parity code's bits
+    phase = np.cos(2 * math.pi * kpoints @ bits.T)  # (K, 8)
+    overlap = phase @ np.bincount(key, s_pair, 8 * n * n).reshape(8, n * n)
+    kinetic = phase @ np.bincount(key, t_pair, 8 * n * n).reshape(8, n * n)
+    overlap, kinetic = overlap.reshape(-1, n, n), kinetic.reshape(-1, n, n)
     overlap[:, np.arange(n), np.arange(n)] += s0[0]  # each atom with itself (its images are pairs above)
     kinetic[:, np.arange(n), np.arange(n)] += t0[0]
     return overlap, kinetic
-
-
-@numba.njit(cache=True, parallel=True)
-def _superposition(shape, cell, frac, reach, rc, table, step, rho, grad, vna):
-    """ρ₀, ∇ρ₀ (3, P) and Σ V_na at every mesh point: each atom image within ``rc`` bohr adds φ², 2φφ'r̂
-    and V_na, from ``table`` (M, 3): φ, dφ/dr and V_na at r = m·``step``."""
-    plane = shape[1] * shape[2]
-    for i in numba.prange(shape[0]):
-        start, _, _, geo, _ = plane_pairs(i, shape, cell, frac, reach, rc, 1, rho)
-        for q in range(len(start) - 1):
-            p = i * plane + q
-            for e in range(start[q], start[q + 1]):
-                phi, dphi, v = _lookup(table, geo[e, 0] * rc, step)
-                rho[p] += phi * phi
-                for x in range(3):
-                    grad[x, p] += 2.0 * phi * dphi * geo[e, 1 + x]
-                vna[p] += v
-
-
-@numba.njit(cache=True, inline="always")
-def _lookup(table, r, step):
-    """φ, dφ/dr and V_na at r: ``table`` (M, 3) linearly interpolated at r = (m + t)·``step``; zeros past its end."""
-    u = r / step
-    m = int(u)
-    if m + 1 >= table.shape[0]:
-        return 0.0, 0.0, 0.0
-    t = u - m
-    lo, hi = table[m], table[m + 1]
-    return lo[0] + t * (hi[0] - lo[0]), lo[1] + t * (hi[1] - lo[1]), lo[2] + t * (hi[2] - lo[2])
-
-
-@numba.njit(cache=True, parallel=True)
-def _bloch_sums(i0, i1, shape, cell, frac, reach, rc, table, step, class_of, values, gradients):
-    """Per image class c, mesh point p of planes i0 ≤ i < i1 and atom a: Σ φ over the atom's images of
-    that class, values (C, P, N), and with a non-empty ``gradients`` (C, P, 3, N) Σ ∇φ. Atoms last, so
-    a point's pairs write near each other and ``signs @ values`` makes every k-point's Bloch sums at once."""
-    plane = shape[1] * shape[2]
-    with_gradients = gradients.size > 0
-    for i in numba.prange(i0, i1):
-        start, atom, _, geo, parity = plane_pairs(i, shape, cell, frac, reach, rc, 1, values, True)
-        for q in range(len(start) - 1):
-            p = (i - i0) * plane + q
-            for e in range(start[q], start[q + 1]):
-                c, a = class_of[parity[e]], atom[e]
-                phi, dphi, _ = _lookup(table, geo[e, 0] * rc, step)
-                values[c, p, a] += phi
-                if with_gradients:
-                    for x in range(3):
-                        gradients[c, p, x, a] += dphi * geo[e, 1 + x]
 
 
 def _lattice_args(cell: np.ndarray, frac: np.ndarray, mesh: tuple[int, int, int], rc: float) -> tuple:
@@ -349,19 +315,27 @@ def effective_potential(
     shape, cell, frac_c, reach, _ = _lattice_args(cell, frac, mesh, s.basis_cutoff)
     points = int(np.prod(mesh))
     rho, grad, vna = np.zeros(points), np.zeros((3, points)), np.zeros(points)
-    _superposition(shape, cell, frac_c, reach, float(s.basis_cutoff), radial_table(s), TABLE_STEP, rho, grad, vna)
+    superposition(shape, cell, frac_c, reach, float(s.basis_cutoff), radial_table(s), TABLE_STEP, rho, grad, vna)
     _, v_rho, v_sigma = pbe(rho, np.sum(grad**2, axis=0))
     return vna + v_rho - 2.0 * divergence(v_sigma * grad, cell, mesh)
 
 
 def radial_table(s: OneShotSettings) -> np.ndarray:
-    """(M, 3): φ, dφ/dr and V_na (zero past ``potential_cutoff``) at r = m·TABLE_STEP up to ``basis_cutoff``."""
-    r = np.arange(0.0, s.basis_cutoff + 2 * TABLE_STEP, TABLE_STEP)
+    """(M, 3): φ, dφ/dr and V_na (zero past ``potential_cutoff``) at r = m·TABLE_STEP up to ``basis_cutoff``
+    (read-only: made once per pair of cutoffs)."""
+    return _radial_table(s.basis_cutoff, s.potential_cutoff)
+
+
+@functools.lru_cache(maxsize=8)
+def _radial_table(basis_cutoff: float, potential_cutoff: float) -> np.ndarray:
+    r = np.arange(0.0, basis_cutoff + 2 * TABLE_STEP, TABLE_STEP)
     g = np.exp(-np.multiply.outer(r * r, BASIS_EXPONENTS)) * contraction()
-    potential = np.where(r <= s.potential_cutoff, neutral_atom_potential(r), 0.0)
-    return np.ascontiguousarray(
+    potential = np.where(r <= potential_cutoff, neutral_atom_potential(r), 0.0)
+    table = np.ascontiguousarray(
         np.stack([g.sum(1), (g * (-2.0 * np.multiply.outer(r, BASIS_EXPONENTS))).sum(1), potential], 1)
     )
+    table.setflags(write=False)
+    return table
 
 
 def divergence(w: np.ndarray, cell: np.ndarray, mesh: tuple[int, int, int]) -> np.ndarray:
@@ -386,10 +360,6 @@ def wave_vectors(cell: np.ndarray, mesh: tuple[int, int, int]) -> np.ndarray:
     return m @ (2 * math.pi * np.linalg.inv(cell).T)
 
 
-def _slab_planes(mesh: tuple[int, int, int], floats_per_point: int) -> int:
-    return max(1, SLAB_BYTES // (8 * floats_per_point * mesh[1] * mesh[2]))
-
-
 def potential_matrices(
     cell: np.ndarray,
     frac: np.ndarray,
@@ -399,35 +369,14 @@ def potential_matrices(
     signs: np.ndarray,
     rc: float,
 ) -> np.ndarray:
-    """V^k_ab = ΔV Σ_r χ_a^k(r) v(r) χ_b^k(r) (K, N, N) hartree over the mesh, in slabs of planes."""
+    """V^k_ab = ΔV Σ_r χ_a^k(r) v(r) χ_b^k(r) (K, N, N) hartree over the mesh (``bloch.potential_planes``)."""
     shape, cell_c, frac_c, reach, rc = _lattice_args(cell, frac, mesh, rc)
-    n, classes, plane = len(frac), signs.shape[1], mesh[1] * mesh[2]
-    out = np.zeros((len(signs), n, n))
-    phases = signs.astype(FOCK_DTYPE)
-    step = _slab_planes(mesh, classes * n)
+    threads = min(numba.get_num_threads(), mesh[0])
+    partial = np.zeros((threads, len(signs), len(frac), len(frac)))
     table = radial_table(OneShotSettings(basis_cutoff=rc))
-    for i0 in range(0, mesh[0], step):
-        i1 = min(mesh[0], i0 + step)
-        values = np.zeros((classes, (i1 - i0) * plane, n), FOCK_DTYPE)
-        _bloch_sums(
-            i0,
-            i1,
-            shape,
-            cell_c,
-            frac_c,
-            reach,
-            rc,
-            table,
-            TABLE_STEP,
-            class_of,
-            values,
-            np.zeros((0, 0, 0, 0), FOCK_DTYPE),
-        )
-        chi = (phases @ values.reshape(classes, -1)).reshape(len(signs), -1, n)  # (K, P, N): Bloch sums at each k
-        vs = v[i0 * plane : i1 * plane, None].astype(FOCK_DTYPE)
-        for k in range(len(signs)):
-            out[k] += chi[k].T @ (chi[k] * vs)
-    return out * abs(np.linalg.det(cell)) / np.prod(mesh)
+    phases, values = signs.astype(FOCK_DTYPE), np.ascontiguousarray(v, dtype=FOCK_DTYPE)
+    potential_planes(shape, cell_c, frac_c, reach, rc, table, TABLE_STEP, class_of, phases, values, partial)
+    return partial.sum(0) * abs(np.linalg.det(cell)) / np.prod(mesh)
 
 
 def orbital_fields(
@@ -441,28 +390,19 @@ def orbital_fields(
     signs: np.ndarray,
     s: OneShotSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ρ (n₀, n₁, n₂), ∇ρ (3, n₀, n₁, n₂) and τ = ½ Σ_k w_k Σ_i f_i |∇ψ_i|² of the occupied orbitals on ``mesh``."""
+    """ρ (n₀, n₁, n₂), ∇ρ (3, n₀, n₁, n₂) and τ = ½ Σ_k w_k Σ_i f_i |∇ψ_i|² of the occupied orbitals on
+    ``mesh`` (``bloch.orbital_field_planes``; orbitals with occupation under 10⁻¹⁰ are left out)."""
     shape, cell_c, frac_c, reach, rc = _lattice_args(cell, frac, mesh, s.basis_cutoff)
-    n, classes, plane, points = len(frac), signs.shape[1], mesh[1] * mesh[2], int(np.prod(mesh))
-    rho, grad, tau = np.zeros(points), np.zeros((3, points)), np.zeros(points)
-    kept = [f > 1e-10 for f in occupations]  # empty orbitals add nothing
-    coef = [c[:, keep] for c, keep in zip(orbitals, kept, strict=True)]
-    occ = [w * f[keep] for w, f, keep in zip(weights, occupations, kept, strict=True)]
-    step = _slab_planes(mesh, 4 * classes * n)
-    table = radial_table(s)
-    for i0 in range(0, mesh[0], step):
-        i1 = min(mesh[0], i0 + step)
-        part = slice(i0 * plane, i1 * plane)
-        values = np.zeros((classes, (i1 - i0) * plane, n))
-        gradients = np.zeros((classes, (i1 - i0) * plane, 3, n))
-        _bloch_sums(i0, i1, shape, cell_c, frac_c, reach, rc, table, TABLE_STEP, class_of, values, gradients)
-        chi = (signs @ values.reshape(classes, -1)).reshape(len(signs), -1, n)  # (K, P, N)
-        dchi = (signs @ gradients.reshape(classes, -1)).reshape(len(signs), -1, 3, n)  # (K, P, 3, N)
-        for k in range(len(signs)):
-            psi = chi[k] @ coef[k]  # (P, occupied)
-            rho[part] += (psi * psi) @ occ[k]
-            for x in range(3):
-                dpsi = dchi[k, :, x] @ coef[k]
-                grad[x, part] += 2.0 * (psi * dpsi) @ occ[k]
-                tau[part] += 0.5 * (dpsi * dpsi) @ occ[k]
+    kept = [np.flatnonzero(f > 1e-10) for f in occupations]
+    width = -(-max(len(k) for k in kept) // 8) * 8  # whole SIMD registers of 8 doubles: no scalar remainder loop
+    coef = np.zeros((len(orbitals), len(frac) + 1, width))  # padded: empty orbitals of zero weight, a zero atom
+    occ = np.zeros((len(orbitals), width))
+    for k, (c, f, keep) in enumerate(zip(orbitals, occupations, kept, strict=True)):
+        coef[k, :-1, : len(keep)] = c[:, keep]
+        occ[k, : len(keep)] = weights[k] * f[keep]
+    points = int(np.prod(mesh))
+    rho, grad, tau = np.empty(points), np.empty((3, points)), np.empty(points)
+    orbital_field_planes(
+        shape, cell_c, frac_c, reach, rc, radial_table(s), TABLE_STEP, class_of, signs, coef, occ, rho, grad, tau
+    )
     return rho.reshape(mesh), grad.reshape(3, *mesh), tau.reshape(mesh)
