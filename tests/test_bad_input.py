@@ -11,6 +11,7 @@ from geoelf.cli.main import main
 from geoelf.errors import GeoelfError
 from geoelf.field import Field
 from geoelf.io import read, write
+from geoelf.model.package import DEFAULT_MODEL
 
 
 def run_cli(capsys, *argv):
@@ -147,6 +148,23 @@ def one_line(capsys, *argv) -> str:
     return err
 
 
+def test_the_one_shot_calculation_counts_in_the_memory_check(capsys, tmp_path):
+    """A 2,000-atom cell: the default model's one-shot (K × N² arrays, about 1.5 GB) is refused under
+    --max-memory 1.5 GB with advice to use the geometric model, whose estimate is the grid's alone."""
+    from ase.io import write as write_structure
+
+    from geoelf.dft.md import random_molecular_start
+    from geoelf.electronic.oneshot import memory_bytes
+    from geoelf.model.predict import grid_shape
+
+    atoms = random_molecular_start(2000, 1.45, seed=1)
+    write_structure(tmp_path / "big.extxyz", atoms)
+    err = one_line(capsys, "predict", str(tmp_path / "big.extxyz"), "--grid", "8", "8", "8", "--max-memory", "1.5")
+    assert "8×8×8 grid with the one-shot calculation needs about 2.1" in err and "--model dense-h-v1" in err
+    assert 1.4 * 2**30 < memory_bytes(atoms) < 1.7 * 2**30
+    assert grid_shape(atoms.cell.array, (8, 8, 8), max_memory_gb=1.5) == (8, 8, 8)
+
+
 def test_resource_options_are_refused_before_allocating(capsys, tmp_path):
     assert "points along a lattice vector" in one_line(capsys, "predict", EXAMPLE, "--spacing", "1e-9")
     assert "needs about" in one_line(capsys, "predict", EXAMPLE, "--spacing", "0.001")
@@ -166,7 +184,7 @@ def test_predict_checks_the_output_name_and_every_frame_before_predicting(capsys
     frames[2][5].symbol = "Li"
     write_structure(tmp_path / "t.extxyz", frames)
     err = one_line(capsys, "predict", str(tmp_path / "t.extxyz"), "-o", str(tmp_path / "e.cube"))
-    assert f"{tmp_path / 't.extxyz'} frame 2: model dense-h-v1 covers H only; found Li" in err
+    assert f"{tmp_path / 't.extxyz'} frame 2: model {DEFAULT_MODEL} covers H only; found Li" in err
     assert not list(tmp_path.glob("e*.cube"))  # nothing written before the check
 
 

@@ -153,6 +153,21 @@ def test_one_molecule_has_elf_one_everywhere_and_its_bond_orbital():
     assert fields.rho[0, 0, 0] == pytest.approx(centre, rel=3e-3)
 
 
+def test_the_first_call_loads_the_kernels_on_a_small_cell_and_says_so_if_slow(caplog, monkeypatch):
+    """The first one-shot of a process compiles (or loads) the kernels on a 2-atom cell, with a notice
+    past COMPILE_NOTICE_S (here 0 s); later calls, large cells included, give none."""
+    from geoelf.electronic import oneshot
+
+    monkeypatch.setattr(oneshot, "COMPILE_NOTICE_S", 0.0)
+    monkeypatch.setattr(oneshot, "_first_call", [True])
+    atoms = hydrogen(ORTHO)
+    with caplog.at_level("WARNING", logger="geoelf.electronic.oneshot"):
+        first = one_shot(atoms, OneShotSettings(kmesh=(1, 1, 1)))
+        again = one_shot(atoms, OneShotSettings(kmesh=(1, 1, 1)))
+    assert [r.getMessage() for r in caplog.records] == [oneshot.COMPILE_NOTICE]
+    np.testing.assert_array_equal(first.elf, again.elf)
+
+
 def test_refuses_what_it_cannot_compute():
     with pytest.raises(GeoelfError, match="periodic hydrogen"):
         one_shot(Atoms("HLi", positions=[[0, 0, 0], [1, 0, 0]], cell=np.eye(3) * 4, pbc=True))

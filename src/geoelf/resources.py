@@ -42,13 +42,14 @@ def prediction_bytes(points: int, topology: bool = False) -> int:
     return SLAB_BYTES + points * (FIELD_BYTES_PER_POINT + (TOPOLOGY_BYTES_PER_POINT if topology else 0))
 
 
-def require_memory(nbytes: int, what: str, path: str | None = None, limit_gb: float | None = None) -> None:
+def require_memory(
+    nbytes: int, what: str, path: str | None = None, limit_gb: float | None = None, advice: str = "use a coarser grid"
+) -> None:
     """Raise GeoelfError when ``nbytes`` exceed ``limit_gb`` (if given) or the available memory."""
     limit = int(limit_gb * 2**30) if limit_gb else available_bytes()
     if nbytes > limit:
         source = f"--max-memory {limit_gb:g} GB" if limit_gb else "available memory"
         raise GeoelfError(
-            f"{what} needs about {nbytes / 2**30:.3g} GB, more than the {source} "
-            f"({limit / 2**30:.3g} GB); use a coarser grid",
+            f"{what} needs about {nbytes / 2**30:.3g} GB, more than the {source} ({limit / 2**30:.3g} GB); {advice}",
             path,
         )

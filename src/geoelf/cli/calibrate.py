@@ -9,7 +9,7 @@ from geoelf.cli.common import add_reference_options
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reference_options(p, "fit on every sample of this split (the validation split, never the test)")
-    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1)")
+    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1-ks)")
     p.add_argument(
         "-o",
         "--output",

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="STRUCTURE",
         help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)",
     )
-    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1)")
+    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1-ks)")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N", help="grid points along a, b, c")
     grid.add_argument("--spacing", type=positive_float, metavar="Å", help="largest grid spacing")
@@ -112,13 +112,21 @@ def run(args: argparse.Namespace) -> int:
         writable_format(args.output)
     all_frames = list(frames(args.structures))
     like = _reference_grid(args.like, all_frames) if args.like else None
+    predictor = get_model(args.model, args.threads)
     shapes = [
         like.shape
         if like is not None
-        else grid_shape(atoms.cell.array, args.grid, args.spacing, source, args.network, args.max_memory)
+        else grid_shape(
+            atoms.cell.array,
+            args.grid,
+            args.spacing,
+            source,
+            args.network,
+            args.max_memory,
+            predictor.structure_bytes(atoms),
+        )
         for source, _, atoms in all_frames
     ]
-    predictor = get_model(args.model, args.threads)
     for source, index, atoms in all_frames:  # every frame checked before the first is predicted
         predictor.check(atoms, f"{source} frame {index}")
     options = {

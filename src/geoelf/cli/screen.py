@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="trajectory files (extxyz, ASE .traj, LAMMPS dump, XDATCAR ...), folders, ASE .db",
     )
     p.add_argument("-o", "--output", required=True, help="results table (.parquet, or .csv)")
-    p.add_argument("--model", help="model package, shipped name, or 'promolecular' (default: dense-h-v1)")
+    p.add_argument("--model", help="model package, shipped name, or 'promolecular' (default: dense-h-v1-ks)")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N")
     grid.add_argument("--spacing", type=positive_float, metavar="Å")

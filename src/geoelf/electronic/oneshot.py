@@ -144,15 +144,22 @@ def one_shot(atoms: Atoms, settings: OneShotSettings | None = None) -> Electroni
     # tens of milliseconds after each call, taking a core from the numba kernels that follow
     # (a 64-atom frame: 0.39 s with OpenBLAS's 2 threads, 0.30 s with 1)
     with _blas_controller().limit(limits=1, user_api="blas"):
-        if _first_call[0]:  # the kernels compile (or load numba's cache) on the first call: say so if slow
+        if _first_call[0]:
             _first_call[0] = False
-            notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
-            notice.start()
-            try:
-                return _one_shot(atoms, settings)
-            finally:
-                notice.cancel()
+            _load_kernels()
         return _one_shot(atoms, settings)
+
+
+def _load_kernels() -> None:
+    """Compile the kernels (or load them from numba's cache: milliseconds) on a 2-atom cell, with a
+    notice if that takes long, so that no first run looks hung and a large cell's own time does not
+    pass for compiling."""
+    notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
+    notice.start()
+    try:
+        _one_shot(Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=np.eye(3) * 4.5, pbc=True), None)
+    finally:
+        notice.cancel()
 
 
 @functools.cache
@@ -160,9 +167,22 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()  # finding the loaded BLAS libraries takes milliseconds: once
 
 
-COMPILE_NOTICE_S = 2.0
+COMPILE_NOTICE_S = 5.0  # loading the kernels from numba's cache takes 1–2 s; compiling them about 30
 COMPILE_NOTICE = "compiling the one-shot electronic-structure kernels (once, about 30 s; cached for later runs)"
 _first_call = [True]
+
+
+def memory_bytes(atoms: Atoms, settings: OneShotSettings | None = None) -> int:
+    """An upper bound of the one-shot's peak memory (bytes) for ``atoms``: six float64 arrays of
+    K × N × N (S, T, V, F and the per-thread sums; a 2,000-atom cell: 1.5 GB) and the meshes' fields."""
+    s = settings or OneShotSettings()
+    cell = atoms.cell.array / BOHR
+    repeats = supercell_repeats(cell, s.min_plane_spacing / BOHR)
+    n = len(atoms) * math.prod(repeats)
+    kpoints = math.prod(s.kmesh)
+    fock = math.prod(mesh_for(cell, s.fock_spacing)) * math.prod(repeats)
+    fields = math.prod(mesh_for(cell, s.field_spacing)) * math.prod(repeats)
+    return 6 * 8 * kpoints * n * n + 8 * (8 * fock + 12 * fields)
 
 
 def supercell_repeats(cell_bohr: np.ndarray, min_length: float) -> tuple[int, int, int]:

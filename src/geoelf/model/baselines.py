@@ -14,7 +14,16 @@ from geoelf.model.package import provenance as package_provenance
 from geoelf.model.predict import Prediction, check_structure
 
 
-class PromolecularBaseline:
+class Baseline:
+    """What the baselines share: no error model, no memory beyond the grid's."""
+
+    calibration = None
+
+    def structure_bytes(self, atoms: Atoms) -> int:
+        return 0
+
+
+class PromolecularBaseline(Baseline):
     """No learning: the ELF of superposed hydrogen 1s atoms (``atomic_density.promolecular_elf``)."""
 
     name = "promolecular"
@@ -27,8 +36,6 @@ class PromolecularBaseline:
 
     def check(self, atoms: Atoms, source: str | None = None) -> None:
         check_structure(atoms, {1}, self.name, source)
-
-    calibration = None
 
     def grid(
         self, atoms: Atoms, shape: tuple[int, int, int], source: str | None = None, uncertainty: bool = False
@@ -46,7 +53,7 @@ def no_uncertainty(name: str, asked: bool) -> None:
         raise GeoelfError(f"model {name} has no uncertainty calibration")
 
 
-class CnnPredictor:
+class CnnPredictor(Baseline):
     """Runs a trained ElfCnn package like a Predictor (grid only)."""
 
     def __init__(self, net, config: dict) -> None:
@@ -57,8 +64,6 @@ class CnnPredictor:
 
     def check(self, atoms, source=None) -> None:
         check_structure(atoms, set(self.config["net"]["species"]), self.name, source)
-
-    calibration = None
 
     def grid(self, atoms, shape, source=None, uncertainty: bool = False):
         import torch

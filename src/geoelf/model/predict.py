@@ -64,15 +64,19 @@ def grid_shape(
     source: str | None = None,
     topology: bool = True,
     max_memory_gb: float | None = None,
+    model_bytes: int = 0,
 ) -> tuple[int, int, int]:
     """The grid a prediction uses: ``grid`` if given, else the spacing's, else the DFT grid of the cell;
-    refused (GeoelfError) when its estimated memory exceeds what the machine, or ``max_memory_gb``, allows."""
+    refused (GeoelfError) when its estimated memory, with the model's own ``model_bytes`` for this
+    structure (``Predictor.structure_bytes``), exceeds what the machine, or ``max_memory_gb``, allows."""
     from geoelf.resources import prediction_bytes, require_memory
 
     check_cell(cell, source)
     shape = tuple(grid) if grid else grid_for_spacing(cell, spacing) if spacing else dft_grid(cell)
-    points = math.prod(shape)
-    require_memory(prediction_bytes(points, topology), f"a {'×'.join(map(str, shape))} grid", source, max_memory_gb)
+    what = f"a {'×'.join(map(str, shape))} grid" + (" with the one-shot calculation" if model_bytes else "")
+    grid_bytes = prediction_bytes(math.prod(shape), topology)
+    advice = "use a coarser grid" if grid_bytes >= model_bytes else "use --model dense-h-v1 (no one-shot calculation)"
+    require_memory(grid_bytes + model_bytes, what, source, max_memory_gb, advice)
     return shape  # type: ignore[return-value]
 
 
@@ -325,6 +329,15 @@ class Predictor:
                 if sigma is not None and self.calibration is not None:
                     sigma[part] = self.calibration.sigma(features)
         return out, sigma
+
+    def structure_bytes(self, atoms: Atoms) -> int:
+        """Memory (bytes) this model needs for ``atoms`` beyond the grid's: the one-shot calculation of
+        an electronic model (it grows as the square of the cell), else 0."""
+        if not self.net.config.electronic_channels:
+            return 0
+        from geoelf.electronic.oneshot import memory_bytes
+
+        return memory_bytes(atoms)
 
     def electronic_coefficients(self, atoms: Atoms) -> np.ndarray | None:
         """The one-shot channels' spline coefficients of the structure (C, n₀, n₁, n₂), or None for a

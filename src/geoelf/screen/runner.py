@@ -125,7 +125,14 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
 
     t0 = time.perf_counter()
     pred = get_model(opts.model, opts.threads)
-    shape = grid_shape(atoms.cell.array, opts.grid, opts.spacing, source, max_memory_gb=opts.max_memory_gb)
+    shape = grid_shape(
+        atoms.cell.array,
+        opts.grid,
+        opts.spacing,
+        source,
+        max_memory_gb=opts.max_memory_gb,
+        model_bytes=pred.structure_bytes(atoms),
+    )
     result = pred.grid(atoms, shape, source=source, uncertainty=opts.uncertainty)
     # the same critical points and φ as `geoelf topology` and `geoelf network`, and the same frame
     # description as `geoelf predict --network`
