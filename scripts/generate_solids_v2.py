@@ -31,13 +31,13 @@ from ase.io import read, write
 from ase.spacegroup import crystal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_crystals_v1 import cmca4, hcp_molecular, i41amd, pa3, random_cell  # noqa: E402
+from generate_crystals_v1 import cmca4, hcp_molecular, i41amd, pa3, random_cell
 
-from geoelf.dft.elf import label_batch  # noqa: E402
-from geoelf.dft.md import run_md, snapshot_items, wait_while_paused  # noqa: E402
-from geoelf.dft.profile import Profile  # noqa: E402
-from geoelf.dft.relax import relax  # noqa: E402
-from geoelf.units import wigner_seitz_rs  # noqa: E402
+from geoelf.dft.elf import label_batch
+from geoelf.dft.md import run_md, snapshot_items, wait_while_paused
+from geoelf.dft.profile import Profile
+from geoelf.dft.relax import relax
+from geoelf.units import wigner_seitz_rs
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v2"
 MIN_ATOMS = 48  # thermal snapshots need room for phonons: at least this many atoms a supercell
@@ -96,20 +96,28 @@ def relaxed(name: str, start: Atoms, pressure: float, profile: Profile) -> Atoms
     return read(path)
 
 
-def main() -> None:
+def generation_args(dry_run: str) -> argparse.Namespace:
+    """The options of v2's generation scripts (``--only``, ``--pause-file``, ``--dry-run``), logging set up."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", help="substring of structure names to run")
+    parser.add_argument("--only", help="substring of the names to run")
     parser.add_argument("--pause-file", type=Path, default=Path("/tmp/geoelf-generate.pause"))
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    parser.add_argument("--dry-run", action="store_true", help=dry_run)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return args
+
+
+def main() -> None:
+    args = generation_args("print the plan and stop")
     items = [item for item in plan() if not args.only or args.only in item[0]]
     if args.dry_run:
         for name, start, pressure, temperatures in items:
             rs = wigner_seitz_rs(start.get_volume(), len(start))
             reps = repeats(start.cell.array, len(start))
-            print(f"{name:28s} {len(start):3d} atoms ×{reps} → {len(start) * math.prod(reps):3d}, "
-                  f"start rs {rs:.2f} bohr, {pressure:.0f} GPa, T {temperatures}")
+            print(
+                f"{name:28s} {len(start):3d} atoms ×{reps} → {len(start) * math.prod(reps):3d}, "
+                f"start rs {rs:.2f} bohr, {pressure:.0f} GPa, T {temperatures}"
+            )
         return
     profile = Profile.load()
     for name, start, pressure, temperatures in items:
@@ -121,8 +129,19 @@ def main() -> None:
             run = f"{name}_T{temperature}"
             for count in range(1, SNAPSHOTS + 1):
                 wait_while_paused(args.pause_file)
-                run_md(ROOT / "md" / run, len(supercell), rs, temperature, count, equilibration=EQUILIBRATION,
-                       seed=zlib.crc32(run.encode()) % 10_000, profile=profile, progress=False, start=supercell, phase="solid")
+                run_md(
+                    ROOT / "md" / run,
+                    len(supercell),
+                    rs,
+                    temperature,
+                    count,
+                    equilibration=EQUILIBRATION,
+                    seed=zlib.crc32(run.encode()) % 10_000,
+                    profile=profile,
+                    progress=False,
+                    start=supercell,
+                    phase="solid",
+                )
                 label_batch(snapshot_items(ROOT / "md" / run), ROOT / "solid" / run, profile, progress=False)
 
 

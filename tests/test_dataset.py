@@ -97,6 +97,26 @@ def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
     assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
 
 
+def test_heterogeneous_cells_are_held_out_by_host_within_each_kind(tmp_path, capsys):
+    fake_dataset(tmp_path)
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
+    cells = {"Pa-3_20GPa_vacancy": "defect", "Pa-3_50GPa_vacancy": "defect", "P63m_80GPa_vacancy": "defect",
+             "Pa-3_20GPa_solid-fluid": "two-phase", "Pa-3_50GPa_solid-fluid": "two-phase",
+             "h128_rs1.33_molecular-atomic": "two-phase", "h128_rs1.41_molecular-atomic": "two-phase"}
+    for traj, phase in cells.items():
+        write_sample(tmp_path / "heterogeneous" / traj / f"{traj}_0.h5", gaussian_field(atoms, (8, 8, 8)),
+                     {"phase": phase, "trajectory": traj, "temperature_k": 300, "natoms": 2, "sample_id": f"{traj}_0"})
+    splits = ds.make_splits(tmp_path)
+    # every second host of each kind in name order: P63m < Pa-3_20 < Pa-3_50 for the vacancies
+    assert splits["test_heterogeneous"] == ["Pa-3_20GPa_vacancy", "Pa-3_50GPa_solid-fluid", "h128_rs1.41_molecular-atomic"]
+    assert {"P63m_80GPa_vacancy", "Pa-3_50GPa_vacancy", "Pa-3_20GPa_solid-fluid"} <= set(splits["train"])
+    assert splits["crystal"] == ["Pa-3"]
+    assert main(["dataset", "info", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["by_phase"]["defect"] == 3 and doc["by_phase"]["two-phase"] == 4
+    assert doc["by_split"]["test_heterogeneous"] == 3
+
+
 def test_export_and_build_round_trip(tmp_path, capsys):
     field = fake_dataset(tmp_path / "d")
     ds.make_splits(tmp_path / "d")

@@ -21,6 +21,9 @@ from geoelf.io.common import atomic_path, file_stem
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
 
 
+HETEROGENEOUS = ("defect", "two-phase")  # phases of v2's cells with defects or two phases side by side
+
+
 def find_samples(root: str | Path) -> list[Path]:
     """All finished sample files under ``root`` (a folder or one .h5 file), sorted."""
     root = Path(root)
@@ -83,11 +86,11 @@ def info(root: str | Path) -> dict[str, Any]:
         "by_phase": {
             "fluid": 0,
             "crystal": 0,
-            # fluid, solid (thermal snapshots), crystal (relaxed: their phase names the structure)
+            # fluid, solid (thermal snapshots), defect, two-phase, crystal (relaxed: their phase names the structure)
             **by(
                 lambda r: (
                     r.get("phase")
-                    if r.get("phase") in ("fluid", "solid")
+                    if r.get("phase") in ("fluid", "solid", *HETEROGENEOUS)
                     else "crystal"
                     if r.get("phase")
                     else "unknown"
@@ -103,6 +106,8 @@ def info(root: str | Path) -> dict[str, Any]:
             lambda r: (
                 f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}"
                 if r.get("phase") == "fluid"
+                else f"{r.get('phase')} {r.get('trajectory')}"
+                if r.get("phase") in HETEROGENEOUS
                 else f"crystal {r.get('phase')}"
             )
         ),
@@ -129,10 +134,15 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: of the
     types in name order, every third from the second (its trajectories at every pressure and
     temperature) goes to 'test_solid', the others to 'train', so a held-out type is never seen.
+    Heterogeneous cells (phases 'defect' and 'two-phase': vacancies, interstitials, solid | fluid and
+    molecular | atomic fluid cells) are held out by host within each kind: of each kind's cells in
+    name order, every second goes to 'test_heterogeneous', so every kind is trained on and tested on
+    hosts it never saw.
     """
     rows = index(root)
     by_condition: dict[tuple, set[str]] = defaultdict(set)
     solids: dict[str, set[str]] = defaultdict(set)
+    heterogeneous: dict[str, set[str]] = defaultdict(set)
     splits: dict[str, list[str]] = {
         "train": [],
         "val": [],
@@ -140,10 +150,13 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         "test_large": [],
         "crystal": [],
         "test_solid": [],
+        "test_heterogeneous": [],
     }
     for r in rows:
         if r.get("phase") == "solid":
             solids[structure_type(r["trajectory"])].add(r["trajectory"])
+        elif r.get("phase") in HETEROGENEOUS:
+            heterogeneous[r["trajectory"].rsplit("_", 1)[-1]].add(r["trajectory"])
         elif r.get("phase") != "fluid":
             splits["crystal"].append(r.get("trajectory") or r["sample_id"])
         elif r.get("natoms") != 64:
@@ -159,7 +172,10 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         splits["train"].extend(trajs)
     for k, kind in enumerate(sorted(solids)):
         splits["test_solid" if k % 3 == 1 else "train"].extend(solids[kind])
-    splits = {k: sorted(set(v)) for k, v in splits.items() if v or k != "test_solid"}
+    for cells in heterogeneous.values():
+        for k, cell in enumerate(sorted(cells, key=_natural_key)):
+            splits["test_heterogeneous" if k % 2 == 1 else "train"].append(cell)
+    splits = {k: sorted(set(v)) for k, v in splits.items() if v or k not in ("test_solid", "test_heterogeneous")}
     rule = " ".join((make_splits.__doc__ or "").split("\n\n")[1].split())
     with atomic_path(Path(root) / "splits.json") as tmp:
         Path(tmp).write_text(json.dumps({"version": 2, "rule": rule, "splits": splits}, indent=1))

@@ -18,7 +18,7 @@ from ase import Atoms
 
 from geoelf.dft.inputs import pp_elf_input, pw_scf_input
 from geoelf.dft.parsers import ScfResult, parse_pw_scf
-from geoelf.dft.profile import PSEUDO_H, Profile, run_program
+from geoelf.dft.profile import Profile, run_program
 from geoelf.dft.protocol import ElfProtocol
 from geoelf.field import Field
 from geoelf.provenance import file_sha256
@@ -96,8 +96,8 @@ def compute_elf(
             "protocol": protocol.as_dict(),
             "protocol_id": protocol.id,
             "qe_version": result.qe_version,
-            "pseudo": PSEUDO_H,
-            "pseudo_sha256": file_sha256(profile.pseudo_folder() / PSEUDO_H),
+            "pseudo": protocol.pseudo,
+            "pseudo_sha256": file_sha256(profile.pseudo_folder() / protocol.pseudo),
             "kmesh": list(kmesh),
             "n_kpoints": result.n_kpoints,
             "ecutwfc_ry": protocol.ecutwfc,

@@ -32,12 +32,12 @@ def _namelist(name: str, values: Mapping[str, object]) -> str:
     return f"&{name}\n{body}\n/\n"
 
 
-def _structure_cards(atoms: Atoms, kpoints: str) -> str:
+def _structure_cards(atoms: Atoms, kpoints: str, pseudo: str = PSEUDO_H) -> str:
     cell = "\n".join(" ".join(f"{x:.10f}" for x in row) for row in atoms.cell.array)
     pos = "\n".join(
         f"{s} " + " ".join(f"{x:.10f}" for x in p) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions)
     )
-    species = "\n".join(f"{s} {_MASS[s]} {PSEUDO_H}" for s in sorted(set(atoms.get_chemical_symbols())))
+    species = "\n".join(f"{s} {_MASS[s]} {pseudo}" for s in sorted(set(atoms.get_chemical_symbols())))
     return (
         f"ATOMIC_SPECIES\n{species}\n\nCELL_PARAMETERS angstrom\n{cell}\n\n"
         f"ATOMIC_POSITIONS angstrom\n{pos}\n\n{kpoints}\n"
@@ -77,7 +77,7 @@ def pw_scf_input(atoms: Atoms, protocol, kmesh: tuple[int, int, int], pseudo_dir
         _namelist("CONTROL", control)
         + _namelist("SYSTEM", system)
         + _namelist("ELECTRONS", electrons)
-        + _structure_cards(atoms, k)
+        + _structure_cards(atoms, k, getattr(protocol, "pseudo", PSEUDO_H))
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from geoelf.dft.profile import PSEUDO_H
+
 RY_TIME_FS = 4.8378e-2  # one Rydberg atomic unit of time in fs
 
 
@@ -31,6 +33,9 @@ class ElfProtocol:
     # FFT grid (nr1, nr2, nr3) forced on pw.x, so that labels at another cutoff land on the same
     # points as the protocol's and can be subtracted point by point (protocol-noise studies only)
     fft_grid: tuple[int, int, int] | None = None
+    # the H pseudopotential file in the profile's pseudo folder; another one (a bare Coulomb
+    # potential at a high cutoff) only to check the protocol's, never for labels
+    pseudo: str = PSEUDO_H
 
     def kmesh(self, cell: np.ndarray) -> tuple[int, int, int]:
         """Monkhorst–Pack mesh for a cell (3, 3) Å: n_i = max(1, ceil(2π |b_i| / kspacing))."""
