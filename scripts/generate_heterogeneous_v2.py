@@ -41,6 +41,7 @@ from geoelf.data.sample import read_sample
 from geoelf.dft.elf import label_batch
 from geoelf.dft.md import Trajectory, run_md, snapshot_items, wait_while_paused
 from geoelf.dft.profile import Profile
+from geoelf.neighbours import shortest_distance
 from geoelf.units import wigner_seitz_rs
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v2"
@@ -184,10 +185,9 @@ def main() -> None:
         if args.only and args.only not in name:
             continue
         rs = wigner_seitz_rs(start.get_volume(), len(start))
-        _, d = get_distances(start.positions, cell=start.cell, pbc=True)
-        np.fill_diagonal(d, np.inf)
+        closest = shortest_distance(start, 2.0)
         print(
-            f"{name:36s} {len(start):4d} atoms, rs {rs:.3f} bohr, shortest H–H {d.min():.2f} Å, {temperature} K", phase
+            f"{name:36s} {len(start):4d} atoms, rs {rs:.3f} bohr, shortest H–H {closest:.2f} Å, {temperature} K", phase
         )
         if args.dry_run:
             continue

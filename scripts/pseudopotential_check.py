@@ -33,23 +33,17 @@ from geoelf.data.sample import read_sample, write_sample
 from geoelf.dft.elf import compute_elf
 from geoelf.dft.profile import PSEUDO_H, Profile
 from geoelf.dft.protocol import ElfProtocol
-from geoelf.neighbours import neighbour_pairs
+from geoelf.neighbours import neighbour_pairs, shortest_distance
 
 ROOT = Path(__file__).resolve().parents[1] / "data"
 COULOMB = "H.coulomb-ae.UPF"
 QE_PSEUDO_FOLDERS = (Path("/usr/share/espresso/pseudo"), Path("/usr/share/quantum-espresso/pseudo"))
 
 
-def shortest_hh(atoms) -> float:
-    """The shortest H–H distance (Å) of a periodic structure."""
-    _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, 1.5, exclude_self=True)
-    return float(np.sqrt((d * d).sum(1)).min())
-
-
 def closest_contacts(rows: list[dict], count: int) -> list[dict]:
     """The ``count`` snapshots of ``rows`` with the shortest H–H distances (``d_hh`` added)."""
     for r in rows:
-        r["d_hh"] = shortest_hh(read_sample(r["path"])[0].atoms)
+        r["d_hh"] = shortest_distance(read_sample(r["path"])[0].atoms, 1.5)
     return sorted(rows, key=lambda r: r["d_hh"])[:count]
 
 

@@ -67,6 +67,13 @@ def neighbour_pairs(
     return p[order], (q % n)[order], disp[order]
 
 
+def shortest_distance(atoms, cutoff: float) -> float:
+    """The shortest distance (Å) between two atoms of a periodic structure, periodic images included;
+    inf when no two are closer than ``cutoff``."""
+    _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, cutoff, exclude_self=True)
+    return float(np.linalg.norm(d, axis=1).min()) if len(d) else math.inf
+
+
 def neighbour_pairs_torch(
     points,
     positions,

@@ -176,13 +176,22 @@ def memory_bytes(atoms: Atoms, settings: OneShotSettings | None = None) -> int:
     """An upper bound of the one-shot's peak memory (bytes) for ``atoms``: six float64 arrays of
     K × N × N (S, T, V, F and the per-thread sums; a 2,000-atom cell: 1.5 GB) and the meshes' fields."""
     s = settings or OneShotSettings()
+    repeats, fock_mesh, field_mesh, _ = computed_meshes(atoms, s)
+    n = len(atoms) * math.prod(repeats)
+    return 6 * 8 * math.prod(s.kmesh) * n * n + 8 * (8 * math.prod(fock_mesh) + 12 * math.prod(field_mesh))
+
+
+def computed_meshes(
+    atoms: Atoms, s: OneShotSettings
+) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """Where the one-shot of ``atoms`` runs: the supercell repeats, its Fock and field meshes, and the
+    cell's own field mesh (the supercell's meshes are the cell's, repeated)."""
     cell = atoms.cell.array / BOHR
     repeats = supercell_repeats(cell, s.min_plane_spacing / BOHR)
-    n = len(atoms) * math.prod(repeats)
-    kpoints = math.prod(s.kmesh)
-    fock = math.prod(mesh_for(cell, s.fock_spacing)) * math.prod(repeats)
-    fields = math.prod(mesh_for(cell, s.field_spacing)) * math.prod(repeats)
-    return 6 * 8 * kpoints * n * n + 8 * (8 * fock + 12 * fields)
+    field_mesh = mesh_for(cell, s.field_spacing)
+    fock = tuple(m * r for m, r in zip(mesh_for(cell, s.fock_spacing), repeats, strict=True))
+    field = tuple(m * r for m, r in zip(field_mesh, repeats, strict=True))
+    return repeats, fock, field, field_mesh  # type: ignore[return-value]
 
 
 def supercell_repeats(cell_bohr: np.ndarray, min_length: float) -> tuple[int, int, int]:
@@ -198,13 +207,9 @@ def _one_shot(atoms: Atoms, settings: OneShotSettings | None) -> ElectronicField
     s = settings or OneShotSettings()
     if set(atoms.numbers.tolist()) != {1} or not atoms.pbc.all():
         raise GeoelfError("the one-shot fields are for periodic hydrogen structures")
-    cell = atoms.cell.array / BOHR
-    repeats = supercell_repeats(cell, s.min_plane_spacing / BOHR)
-    fock_mesh = tuple(m * r for m, r in zip(mesh_for(cell, s.fock_spacing), repeats, strict=True))
-    field_mesh = mesh_for(cell, s.field_spacing)
+    repeats, fock_mesh, supercell_mesh, field_mesh = computed_meshes(atoms, s)
     big = atoms.repeat(repeats) if repeats != (1, 1, 1) else atoms
-    sc = tuple(m * r for m, r in zip(field_mesh, repeats, strict=True))
-    fields = _in_cell(big, s, fock_mesh, sc)  # type: ignore[arg-type]
+    fields = _in_cell(big, s, fock_mesh, supercell_mesh)
     if big is atoms:
         return fields
     block = tuple(slice(0, m) for m in field_mesh)

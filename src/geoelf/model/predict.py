@@ -445,10 +445,9 @@ class Predictor:
             notes.append(f"density rs = {rs:.3f} bohr outside the training range {lo:.2f}–{hi:.2f}")
             score = max(score, 1.0 + (max(lo - rs, rs - hi) - RS_TOLERANCE) / RS_TOLERANCE)
         if n > 1:
-            from geoelf.neighbours import neighbour_pairs
+            from geoelf.neighbours import shortest_distance
 
-            _, _, d = neighbour_pairs(atoms.positions, atoms.positions, atoms.cell.array, 2.0, exclude_self=True)
-            dmin = float(np.linalg.norm(d, axis=1).min()) if len(d) else math.inf
+            dmin = shortest_distance(atoms, 2.0)
             if dmin < dom.get("min_hh", 0.0) - HH_TOLERANCE:
                 notes.append(f"shortest H–H distance {dmin:.3f} Å below the training minimum {dom['min_hh']:.3f} Å")
                 score = max(score, 1.0 + (dom["min_hh"] - HH_TOLERANCE - dmin) / HH_TOLERANCE)
