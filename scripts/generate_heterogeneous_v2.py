@@ -8,7 +8,7 @@ Defects (phase "defect"): each molecular crystal relaxed by ``generate_solids_v2
 molecular vacancy) or one molecule added at the emptiest place of the cell (an interstitial, random
 orientation, 0.74 Å), run through MD at 300 K from that start.
 
-Two-phase cells (phase "two-phase"), 120–160 atoms:
+Two-phase cells (phase "two-phase"), 128–192 atoms:
 - molecular solid | fluid: a crystal's supercell beside the same supercell melted (MD at MELT_K from
   the crystal: same cell, so the same density), stacked along the supercell's longest axis, then run
   at a temperature near the melting line at that pressure;
