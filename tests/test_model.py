@@ -175,6 +175,28 @@ def test_the_grid_kernel_leaves_no_garbage_holding_its_slabs(tmp_path):
     np.testing.assert_array_equal(again, first)
 
 
+def test_one_predictor_reuses_its_slab_buffer_and_each_frame_gets_its_own_field(tmp_path):
+    """The grid kernel writes into a buffer the Predictor keeps from slab to slab and frame to frame
+    (and grows for a larger slab): every field equals that of a fresh Predictor."""
+    from geoelf.model.grid_kernel import grid_features
+
+    torch.manual_seed(2)
+    tiny = ProbeNet(HIGH_L)
+    package.save(tiny, tmp_path / "m", package_extra("t", tiny))
+    small, large = structure(12), structure(13, n=9)
+    pred = Predictor(str(tmp_path / "m"))
+    first = pred.grid(small, (8, 9, 10), slab_points=200).field.data
+    size = pred._slab_buffer.size
+    second = pred.grid(large, (12, 10, 9), slab_points=400).field.data  # a larger slab: the buffer grows
+    assert pred._slab_buffer.size > size
+    again = pred.grid(small, (8, 9, 10), slab_points=200).field.data
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(second, Predictor(str(tmp_path / "m")).grid(large, (12, 10, 9), slab_points=400).field.data)
+    with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):  # a wrong buffer is refused
+        grid_features((4, 4, 4), small.cell.array, small.positions, np.zeros((9, 2, 6), np.float32),
+                      np.zeros((6, 6), np.float32), (6, 0, 0, 0, 0), 2.0, (0, 2), out=np.empty((31, 6), np.float32))
+
+
 def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():
     from geoelf.model.grid_kernel import radial_table
     from geoelf.model.network import RadialBasis
