@@ -1,6 +1,6 @@
 """Screening throughput: frames/s against Dask workers and against frame size; memory per worker.
 
-    python benchmarks/bench_screen.py [--model dense-h-v1] [--frames 120] [--runs 3] [--sizes 64 128 256 512] [--busy]
+    python benchmarks/bench_screen.py [--model dense-h-v1] [--frames 120] [--runs 3] [--sizes [64 128 256 512]] [--busy]
 
 The frames are real fluid snapshots of dataset v1 (64 atoms; supercells of them for 128, 256
 and 512 atoms), cycled to the requested count, each predicted on its DFT grid and analysed
@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--frames", type=int, default=120, help="64-atom frames per run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512], choices=sorted(SUPERCELL))
+    parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128, 256, 512], choices=sorted(SUPERCELL),
+                        help="frame sizes for the second table (none: only the first)")
     parser.add_argument("--busy", action="store_true", help="one busy background process during the runs")
     args = parser.parse_args()
     with one_busy_process(args.busy):
@@ -81,7 +82,8 @@ def _report(args) -> None:
         base = base or fps
         print(f"  workers {w}: {fps:.2f} frames/s end to end (×{fps / base:.2f}), {per_frame:.3f} s per frame in a worker, "
               f"peak worker memory {peak:.0f} MB", flush=True)
-    print("2 workers against frame size")
+    if args.sizes:
+        print("2 workers against frame size")
     for n in args.sizes:
         count = max(8, args.frames * 64 // n // 2)
         fps, per_frame, peak = medians(fluid_frames(n, count), 2, args.model, args.runs)

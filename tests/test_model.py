@@ -197,6 +197,28 @@ def test_one_predictor_reuses_its_slab_buffer_and_each_frame_gets_its_own_field(
                       np.zeros((6, 6), np.float32), (6, 0, 0, 0, 0), 2.0, (0, 2), out=np.empty((31, 6), np.float32))
 
 
+def test_bfloat16_features_from_the_kernel_are_torchs_rounding_and_give_the_same_field(tmp_path):
+    """A bfloat16 head reads the kernel's own bfloat16 output: bit for bit torch's rounding of the float32
+    features (ties to even included), so the field is the one from float32 features rounded by torch."""
+    from geoelf.model.grid_kernel import to_bfloat16
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(scale=10.0 ** rng.integers(-6, 6, 5000), size=5000), [0.0, -0.0, 1.0]]).astype(np.float32)
+    ties = (x.view(np.uint32) & np.uint32(0xFFFF0000) | np.uint32(0x8000)).view(np.float32)  # exactly half way
+    for values in (x, ties):
+        bits = np.empty(len(values), np.uint16)
+        to_bfloat16(values, bits)
+        assert np.array_equal(bits, torch.from_numpy(values).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16))
+    torch.manual_seed(3)
+    tiny = ProbeNet(ORIENT)
+    package.save(tiny, tmp_path / "m", package_extra("t", tiny))
+    pred, atoms, shape = Predictor(str(tmp_path / "m"), precision="bfloat16"), structure(14), (9, 8, 10)
+    field = pred.grid(atoms, shape, slab_points=150).field.data
+    _, slabs = pred._slabs(atoms, shape, 150, bfloat16=False)
+    rows = [pred.head(x, extra)[0] for _, _, (x, extra) in slabs]  # float32 features, rounded by torch in the head
+    np.testing.assert_array_equal(field.ravel(), np.concatenate(rows))
+
+
 def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():
     from geoelf.model.grid_kernel import radial_table
     from geoelf.model.network import RadialBasis

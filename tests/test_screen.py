@@ -288,11 +288,17 @@ def test_a_screen_of_dataset_v1_test_frames_has_complete_topology_in_every_row(t
     rows = table(out)
     assert summary["failed"] == 0 and len(rows) == 20 and [r["morse_sum"] for r in rows] == [0] * 20
     predictor = Predictor(None, 1)
-    for row, atoms in zip(rows, frames):
+    from ase.io import read as read_structures
+
+    # the frames as the screen read them (extxyz keeps 8 decimals of each coordinate)
+    for row, atoms in zip(rows, read_structures(tmp_path / "test20.extxyz", index=":")):
         an = analyse(predictor.grid(atoms, dft_grid(atoms.cell.array)).field)
         doc = topology_document(an)
         assert [row[f"n_{k}"] for k in ("max", "bond", "ring", "cage")] == [doc["counts"][k] for k in ("max", "bond", "ring", "cage")]
-        assert row["phi_3d"] == pytest.approx(an.graph_phi.phi_3d, abs=1e-12)
+        # with the float32 head, the same model on the same frame in two processes can differ in the
+        # last bits (measured: up to 5e-8 in the ELF on 2 of these 20 frames, depending on what the
+        # process ran before); 1e-6 is far below φ's σ (≈ 0.01)
+        assert row["phi_3d"] == pytest.approx(an.graph_phi.phi_3d, abs=1e-6)
 
 
 def test_predict_network_describes_a_frame_exactly_as_a_screen_row(setup, small, tmp_path, capsys):

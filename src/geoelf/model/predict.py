@@ -177,13 +177,12 @@ class Predictor:
 
         from geoelf.model import package
 
+        self.threads = threads
         if threads:
-            import numba
-
             # both pools: the numba grid kernel would otherwise start one thread per core in
             # every screening worker, oversubscribing the machine
             torch.set_num_threads(threads)
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            self.use_threads()
         self.net, self.config = package.load(model)
         self.name = self.config["name"]
         self.precision = head_precision(precision)
@@ -200,10 +199,21 @@ class Predictor:
         # for every 64-atom frame cost its page faults again (0.17 instead of 0.11 s a frame's features
         # on 2 threads until the allocator settles, about a second into a run). One Predictor is
         # therefore not for use from two threads at once (screening workers have one thread each).
-        self._slab_buffer = np.empty(0, dtype=np.float32)
+        self._slab_buffer = np.empty(0, dtype=np.uint8)
 
     def check(self, atoms: Atoms, source: str | None = None) -> None:
         check_structure(atoms, self.species, self.name, source)
+
+    def use_threads(self) -> None:
+        """numba's thread count for the calling thread set to the Predictor's ``threads`` (if given).
+
+        numba keeps the count per calling thread: a Predictor made in one thread and used from another
+        (a thread pool, a Dask worker's executor) would otherwise run the kernels, the one-shot and
+        the analysis after it on every core."""
+        if self.threads:
+            import numba
+
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
 
     def atom_state(self, atoms: Atoms):
         import torch
@@ -231,10 +241,14 @@ class Predictor:
         """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes; with
         ``uncertainty``, also its calibrated σ(x) (the package must carry a calibration)."""
         self.check(atoms, source)
+        self.use_threads()
         if uncertainty and self.calibration is None:
             raise GeoelfError(f"model {self.name} has no uncertainty calibration (geoelf calibrate makes one)")
         t0 = time.perf_counter()
-        h, slabs = self._slabs(atoms, shape, slab_points)
+        # a bfloat16 head reads the kernel's bfloat16 output (the same numbers, half the traffic); the
+        # σ head reads float32 features
+        bfloat16 = self.precision == "bfloat16" and not uncertainty
+        h, slabs = self._slabs(atoms, shape, slab_points, bfloat16)
         out = np.empty(shape)
         sigma = np.empty(shape) if uncertainty else None
         for i0, i1, (x, extra) in slabs:
@@ -254,13 +268,14 @@ class Predictor:
         field = Field(out, atoms.copy(), "ELF", {"model": self.name})
         return Prediction(field, seconds, ood, notes, score, sigma_field)
 
-    def _slabs(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS):
+    def _slabs(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS, bfloat16: bool = False):
         """The atom state h and an iterator over slabs of grid planes: (i0, i1, (x, extra)), the head's
-        features (P, n) from the grid kernel at the points of planes i0 ≤ i < i1 and the long-range
-        channels there (P, C) (or None)."""
+        features (P, n) from the grid kernel at the points of planes i0 ≤ i < i1 (float32, or with
+        ``bfloat16`` their bfloat16 bit patterns, uint16) and the long-range channels there (P, C)
+        (or None). x is a buffer that the next slab overwrites."""
         import torch
 
-        from geoelf.model.grid_kernel import grid_features, head_width, radial_table
+        from geoelf.model.grid_kernel import BFLOAT16_BITS, grid_features, head_width, radial_table
 
         c = self.net.config
         h = self.atom_state(atoms)
@@ -272,7 +287,8 @@ class Predictor:
         electronic = self.electronic_coefficients(atoms)
         step = max(1, slab_points // (shape[1] * shape[2]))
         width = head_width(widths, c.atom_vector_features, c.atom_tensor_features)
-        buffer = self.slab_buffer(min(step, shape[0]) * shape[1] * shape[2] * width).reshape(-1, width)
+        dtype = BFLOAT16_BITS if bfloat16 else np.dtype(np.float32)
+        buffer = self.slab_buffer(min(step, shape[0]) * shape[1] * shape[2] * width, dtype).reshape(-1, width)
 
         def slabs():
             for i0 in range(0, shape[0], step):
@@ -296,13 +312,14 @@ class Predictor:
 
         return h, slabs()
 
-    def slab_buffer(self, size: int) -> np.ndarray:
-        """A float32 array of ``size`` elements for the grid kernel's output, reused between calls
-        (grown when a larger slab needs it)."""
-        if self._slab_buffer.size < size:
-            self._slab_buffer = np.empty(0, dtype=np.float32)  # the old one freed before the new one is made
-            self._slab_buffer = np.empty(size, dtype=np.float32)
-        return self._slab_buffer[:size]
+    def slab_buffer(self, size: int, dtype: np.dtype) -> np.ndarray:
+        """An array of ``size`` elements of ``dtype`` for the grid kernel's output, in memory reused
+        between calls (grown when a larger slab needs it)."""
+        nbytes = size * dtype.itemsize
+        if self._slab_buffer.size < nbytes:
+            self._slab_buffer = np.empty(0, dtype=np.uint8)  # the old one freed before the new one is made
+            self._slab_buffer = np.empty(nbytes, dtype=np.uint8)
+        return self._slab_buffer[:nbytes].view(dtype)
 
     def features(self, atoms: Atoms, shape: tuple[int, int, int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ELF head's input features (k, n) and the predicted ELF (k,) at the flat grid indices
@@ -310,6 +327,7 @@ class Predictor:
         import torch
 
         index = np.sort(np.asarray(index, dtype=np.int64))
+        self.use_threads()
         _, slabs = self._slabs(atoms, shape)
         plane = shape[1] * shape[2]
         rows, elf = [], []
@@ -329,21 +347,30 @@ class Predictor:
     def head(
         self, x: np.ndarray, extra: np.ndarray | None, uncertainty: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """ELF (P,) from the grid kernel's head features x (P, n) and long-range channels (P, C) or None,
-        in chunks of ``head_points`` points; with ``uncertainty``, also the calibrated σ (P,) from the
-        same features (else None)."""
+        """ELF (P,) from the grid kernel's head features x (P, n) (float32, or bfloat16 bit patterns
+        as uint16) and long-range channels (P, C) or None, in chunks of ``head_points`` points; with
+        ``uncertainty``, also the calibrated σ (P,) from the same features (float32; else None)."""
         import torch
+
+        from geoelf.model.grid_kernel import BFLOAT16_BITS
 
         out = np.empty(len(x))
         sigma = np.empty(len(x)) if uncertainty and self.calibration is not None else None
+        dtype = self.grid_head[0].weight.dtype
         with torch.no_grad():
             for p in range(0, len(x), self.head_points):
                 part = slice(p, p + self.head_points)
-                features = self.with_long_range(x[part], None if extra is None else extra[part])
-                logits = self.grid_head(torch.from_numpy(features).to(self.grid_head[0].weight.dtype))[:, 0]
+                if x.dtype == BFLOAT16_BITS:
+                    features = torch.from_numpy(x[part]).view(torch.bfloat16).to(dtype)
+                    if extra is not None:
+                        features = torch.cat([features, torch.from_numpy(extra[part]).to(dtype)], 1)
+                    logits = self.grid_head(features)[:, 0]
+                else:
+                    both = self.with_long_range(x[part], None if extra is None else extra[part])
+                    logits = self.grid_head(torch.from_numpy(both).to(dtype))[:, 0]
+                    if sigma is not None and self.calibration is not None:
+                        sigma[part] = self.calibration.sigma(both)
                 out[part] = torch.sigmoid(logits.double()).numpy()
-                if sigma is not None and self.calibration is not None:
-                    sigma[part] = self.calibration.sigma(features)
         return out, sigma
 
     def structure_bytes(self, atoms: Atoms) -> int:
@@ -412,6 +439,7 @@ class Predictor:
         from geoelf.neighbours import neighbour_pairs
 
         self.check(atoms)
+        self.use_threads()
         h = self.atom_state(atoms)
         electronic = self.electronic_coefficients(atoms)
         out = np.empty(len(points))
