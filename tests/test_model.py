@@ -219,6 +219,27 @@ def test_bfloat16_features_from_the_kernel_are_torchs_rounding_and_give_the_same
     np.testing.assert_array_equal(field.ravel(), np.concatenate(rows))
 
 
+def test_the_head_shared_among_threads_gives_the_one_thread_field_and_leaves_torch_as_it_was(tmp_path):
+    """With several threads the head's chunks run on a pool of Python threads (torch on one thread
+    meanwhile): the same field as one thread, and torch's thread count is given back afterwards."""
+    torch.manual_seed(4)
+    tiny = ProbeNet(HIGH_L)
+    package.save(tiny, tmp_path / "m", package_extra("t", tiny))
+    atoms, shape = structure(15), (10, 9, 12)
+    before = torch.get_num_threads()
+    one = Predictor(str(tmp_path / "m"), threads=1)
+    one.head_points = 64  # many chunks
+    alone = one.grid(atoms, shape).field.data
+    torch.set_num_threads(before)
+    two = Predictor(str(tmp_path / "m"), threads=2)
+    two.head_points = 64
+    torch.set_num_threads(2)
+    shared = two.grid(atoms, shape, uncertainty=False).field.data
+    assert two._pool is not None and two.head_workers == 1 and torch.get_num_threads() == 2
+    np.testing.assert_array_equal(shared, alone)
+    torch.set_num_threads(before)
+
+
 def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():
     from geoelf.model.grid_kernel import radial_table
     from geoelf.model.network import RadialBasis
