@@ -95,6 +95,9 @@ def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
     assert held == {"Cmca-12", "Pa-3"}  # every third type from the second, in name order, at all its conditions
     assert len(splits["test_solid"]) == 4 and {ds.structure_type(t) for t in splits["train"]} >= {"C2c-24", "I41amd", "P63m"}
     assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
+    doc = ds.info(tmp_path)
+    assert doc["by_condition"]["solid Pa-3_150GPa_T600"] == 1 and doc["by_condition"]["crystal Pa-3"] == 1
+    assert list(doc["by_temperature"]) == ["300", "1000", "1500", "2000", "none"]  # natural order, not as strings
 
 
 def test_heterogeneous_cells_are_held_out_by_host_within_each_kind(tmp_path, capsys):

@@ -77,7 +77,8 @@ def info(root: str | Path) -> dict[str, Any]:
     rows = index(root)
     splits = load_splits(root) if Path(root).is_dir() else {}
     total_bytes = sum(os.path.getsize(r["path"]) for r in rows)
-    by = lambda key: dict(sorted(Counter(str(key(r)) for r in rows).items()))  # noqa: E731
+    # keys in natural order (300 K before 1000 K, 48 atoms before 128)
+    by = lambda key: dict(sorted(Counter(str(key(r)) for r in rows).items(), key=lambda kv: _natural_key(kv[0])))  # noqa: E731
     pressures = [float(r["pressure_gpa"]) for r in rows if r.get("pressure_gpa") is not None]
     return {
         "root": str(root),
@@ -107,7 +108,7 @@ def info(root: str | Path) -> dict[str, Any]:
                 f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}"
                 if r.get("phase") == "fluid"
                 else f"{r.get('phase')} {r.get('trajectory')}"
-                if r.get("phase") in HETEROGENEOUS
+                if r.get("phase") in ("solid", *HETEROGENEOUS)
                 else f"crystal {r.get('phase')}"
             )
         ),
