@@ -80,7 +80,7 @@ def _sum_plane_for_widths(start, atom, node, geo, table, values, nf, nv, nt, n3,
     arrays LLVM must assume that an accumulator may overlap the weights and reloads them after each
     update, and the short per-row updates of the rank-2 and l = 3, 4 moments (6, 7 and 9 rows of
     T, L3 and L4 channels) then stay scalar. In one buffer the rows are provably disjoint and
-    become whole-vector updates once the superword vectoriser runs (``_compiled_with_slp``).
+    become whole-vector updates once the superword vectoriser runs (``_superword_vectoriser``).
     """
     if not all(isinstance(w, types.IntegerLiteral) for w in (nf, nv, nt, n3, n4)):
         raise errors.RequireLiteralValue("channel widths")
