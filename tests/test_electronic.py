@@ -206,7 +206,7 @@ def test_an_electronic_model_reads_the_channels_alike_on_grids_and_at_points(tmp
     np.testing.assert_allclose(started, before, atol=1e-6)  # zero weights on the channels: the source model
     package.save(net, tmp_path / "electronic", package_extra("electronic", net))
     pred = Predictor(str(tmp_path / "electronic"), precision="float32")
-    grid = pred.grid(atoms, shape, slab_points=200).field.data.ravel()  # several slabs
+    grid = pred.grid(atoms, shape, task_points=200).field.data.ravel()  # several tasks
     direct = pred.points(atoms, frac @ atoms.cell.array, chunk=333)
     np.testing.assert_allclose(grid, direct, atol=2e-6)
     assert np.abs(direct - before).max() > 0.01  # the channels now move the prediction

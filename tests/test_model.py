@@ -17,7 +17,7 @@ from geoelf.errors import GeoelfError
 from geoelf.model import package
 from geoelf.model.batch import make_batch
 from geoelf.model.network import NetConfig, ProbeNet
-from geoelf.model.predict import Predictor, dft_grid
+from geoelf.model.predict import TASK_POINTS, Predictor, dft_grid, plane_ranges, task_size
 from geoelf.train.data import Item
 
 CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
@@ -145,7 +145,7 @@ def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tm
     net.double()
     pred = Predictor(str(tmp_path / "m"))
     shape = (9, 10, 11)
-    grid = pred.grid(atoms, shape, slab_points=150)  # several slabs
+    grid = pred.grid(atoms, shape, task_points=150)  # several tasks
     frac = np.stack(np.meshgrid(*[np.arange(n) / n for n in shape], indexing="ij"), -1).reshape(-1, 3)
     direct = pred.points(atoms, frac @ atoms.cell.array, chunk=333)
     np.testing.assert_allclose(grid.field.data.ravel(), direct, atol=2e-6)
@@ -154,8 +154,8 @@ def test_grid_kernel_equals_torch_path_in_a_cell_smaller_than_the_cutoff(net, tm
     np.testing.assert_allclose(pred.grid(atoms, shape).field.data, grid.field.data, atol=1e-6)  # float32 sums
 
 
-def test_the_grid_kernel_leaves_no_garbage_holding_its_slabs(tmp_path):
-    """Through numba's dispatcher each call left a reference cycle that held the slab's output arrays
+def test_the_grid_kernel_leaves_no_garbage_holding_its_outputs(tmp_path):
+    """Through numba's dispatcher each call left a reference cycle that held the call's output arrays
     until the garbage collector ran (3.0 GB instead of 1.5 GB for 2,000 atoms on 200³); the compiled
     entry point, used from the second call on, leaves none."""
     import gc
@@ -164,34 +164,36 @@ def test_the_grid_kernel_leaves_no_garbage_holding_its_slabs(tmp_path):
     tiny = ProbeNet(HIGH_L)
     package.save(tiny, tmp_path / "m", package_extra("t", tiny))
     pred, atoms = Predictor(str(tmp_path / "m")), structure(11)
-    first = pred.grid(atoms, (8, 9, 10), slab_points=200).field.data  # compiles, and remembers the entry point
+    first = pred.grid(atoms, (8, 9, 10), task_points=200).field.data  # compiles, and remembers the entry point
     gc.collect()
     gc.disable()
     try:
-        again = pred.grid(atoms, (8, 9, 10), slab_points=200).field.data
+        again = pred.grid(atoms, (8, 9, 10), task_points=200).field.data
         assert gc.collect() == 0
     finally:
         gc.enable()
     np.testing.assert_array_equal(again, first)
 
 
-def test_one_predictor_reuses_its_slab_buffer_and_each_frame_gets_its_own_field(tmp_path):
-    """The grid kernel writes into a buffer the Predictor keeps from slab to slab and frame to frame
-    (and grows for a larger slab): every field equals that of a fresh Predictor."""
+def test_one_predictor_reuses_its_task_buffer_and_each_frame_gets_its_own_field(tmp_path):
+    """The grid kernel writes into a buffer each thread keeps from task to task and frame to frame (grown
+    for a larger task): every field equals that of a fresh Predictor."""
     from geoelf.model.grid_kernel import grid_features
 
     torch.manual_seed(2)
     tiny = ProbeNet(HIGH_L)
     package.save(tiny, tmp_path / "m", package_extra("t", tiny))
     small, large = structure(12), structure(13, n=9)
-    pred = Predictor(str(tmp_path / "m"))
-    first = pred.grid(small, (8, 9, 10), slab_points=200).field.data
-    size = pred._slab_buffer.size
-    second = pred.grid(large, (12, 10, 9), slab_points=400).field.data  # a larger slab: the buffer grows
-    assert pred._slab_buffer.size > size
-    again = pred.grid(small, (8, 9, 10), slab_points=200).field.data
+    before = torch.get_num_threads()
+    pred = Predictor(str(tmp_path / "m"), threads=1)  # the tasks on this thread, with its buffer
+    first = pred.grid(small, (8, 9, 10), task_points=200).field.data
+    size = pred._buffers.memory.size
+    second = pred.grid(large, (12, 10, 9), task_points=400).field.data  # larger tasks: the buffer grows
+    assert pred._buffers.memory.size > size
+    again = pred.grid(small, (8, 9, 10), task_points=200).field.data
     np.testing.assert_array_equal(again, first)
-    np.testing.assert_array_equal(second, Predictor(str(tmp_path / "m")).grid(large, (12, 10, 9), slab_points=400).field.data)
+    np.testing.assert_array_equal(second, Predictor(str(tmp_path / "m")).grid(large, (12, 10, 9), task_points=400).field.data)
+    torch.set_num_threads(before)
     with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):  # a wrong buffer is refused
         grid_features((4, 4, 4), small.cell.array, small.positions, np.zeros((9, 2, 6), np.float32),
                       np.zeros((6, 6), np.float32), (6, 0, 0, 0, 0), 2.0, (0, 2), out=np.empty((31, 6), np.float32))
@@ -213,15 +215,17 @@ def test_bfloat16_features_from_the_kernel_are_torchs_rounding_and_give_the_same
     tiny = ProbeNet(ORIENT)
     package.save(tiny, tmp_path / "m", package_extra("t", tiny))
     pred, atoms, shape = Predictor(str(tmp_path / "m"), precision="bfloat16"), structure(14), (9, 8, 10)
-    field = pred.grid(atoms, shape, slab_points=150).field.data
-    _, slabs = pred._slabs(atoms, shape, 150, bfloat16=False)
-    rows = [pred.head(x, extra)[0] for _, _, (x, extra) in slabs]  # float32 features, rounded by torch in the head
+    field = pred.grid(atoms, shape, task_points=150).field.data
+    frame = pred.frame_inputs(atoms, shape, bfloat16=False)
+    # float32 features, rounded by torch in the head
+    rows = [pred.head(*frame.features(planes, np.empty))[0] for planes in plane_ranges(shape, 150)]
     np.testing.assert_array_equal(field.ravel(), np.concatenate(rows))
 
 
-def test_the_head_shared_among_threads_gives_the_one_thread_field_and_leaves_torch_as_it_was(tmp_path):
-    """With several threads the head's chunks run on a pool of Python threads (torch on one thread
-    meanwhile): the same field as one thread, and torch's thread count is given back afterwards."""
+def test_tasks_shared_among_threads_give_the_one_thread_field_and_leave_torch_as_it_was(tmp_path):
+    """With several threads a frame's tasks (kernel and head on a few planes) run on a pool of Python
+    threads (torch on one thread meanwhile): the same field as one thread, and torch's thread count
+    is given back afterwards."""
     torch.manual_seed(4)
     tiny = ProbeNet(HIGH_L)
     package.save(tiny, tmp_path / "m", package_extra("t", tiny))
@@ -229,15 +233,34 @@ def test_the_head_shared_among_threads_gives_the_one_thread_field_and_leaves_tor
     before = torch.get_num_threads()
     one = Predictor(str(tmp_path / "m"), threads=1)
     one.head_points = 64  # many chunks
-    alone = one.grid(atoms, shape).field.data
+    alone = one.grid(atoms, shape, task_points=200).field.data
     torch.set_num_threads(before)
     two = Predictor(str(tmp_path / "m"), threads=2)
     two.head_points = 64
     torch.set_num_threads(2)
-    shared = two.grid(atoms, shape, uncertainty=False).field.data
-    assert two._pool is not None and two.head_workers == 1 and torch.get_num_threads() == 2
+    shared = two.grid(atoms, shape, task_points=200).field.data  # many tasks
+    assert two._pool is not None and two._pool_size == 2 and torch.get_num_threads() == 2
     np.testing.assert_array_equal(shared, alone)
     torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shape", [(48, 48, 48), (200, 200, 200), (7, 30, 31), (1, 5, 5), (300, 2, 2)])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_a_frames_tasks_cover_every_plane_once_within_the_buffer_bound(shape, workers):
+    """Tasks are consecutive whole planes that cover the grid once; one task a thread alone (for a
+    frame within TASK_POINTS), several a thread with more (a slowed thread takes fewer), and the
+    threads' tasks together never exceed TASK_POINTS points unless one plane alone does."""
+    points = task_size(shape, workers)
+    ranges = plane_ranges(shape, points)
+    assert [i for i0, i1 in ranges for i in range(i0, i1)] == list(range(shape[0]))
+    plane = shape[1] * shape[2]
+    largest = max(i1 - i0 for i0, i1 in ranges) * plane
+    assert largest * workers <= TASK_POINTS or max(i1 - i0 for i0, i1 in ranges) == 1
+    if workers == 1 and np.prod(shape) <= TASK_POINTS:
+        assert len(ranges) == 1
+    if workers > 1 and np.prod(shape) <= TASK_POINTS:
+        assert len(ranges) >= min(shape[0], 3 * workers)
+    assert plane_ranges((48, 48, 48), task_size((48, 48, 48), 2)) == [(i, i + 6) for i in range(0, 48, 6)]
 
 
 def test_radial_table_interpolates_the_gaussian_sums_to_fourth_order():

@@ -3,7 +3,7 @@ refuse what cannot fit) and the threading environment of geoelf's processes.
 
 The estimates are upper bounds measured on this package's own paths (peak resident memory of
 ``geoelf predict`` and ``analyse`` for 64 atoms on 96³ and 160³ grids, 2,000 atoms on 200³): the
-grid kernel's slab buffers and the model are a fixed ≈ 0.6 GB, the predicted field 8–16 bytes a point, the
+grid kernel's task buffers and the model are a fixed ≈ 0.6 GB, the predicted field 8–16 bytes a point, the
 topology analysis (spline table, gradients, percolation order) under 200 bytes a point.
 """
 
@@ -13,7 +13,7 @@ import os
 
 from geoelf.errors import GeoelfError
 
-SLAB_BYTES = 600 * 2**20  # the grid kernel's slab buffers at its default slab size, and the model
+FIXED_BYTES = 600 * 2**20  # the grid kernel's task buffers (a grid plane or more a thread), and the model
 FIELD_BYTES_PER_POINT = 16  # the predicted field and its copy for writing
 TOPOLOGY_BYTES_PER_POINT = 200
 PIXEL_BYTES = 200  # a slice plot: sample points, interpolation weights and the image
@@ -39,7 +39,7 @@ def available_bytes() -> int:
 
 def prediction_bytes(points: int, topology: bool = False) -> int:
     """Peak bytes of predicting a grid of ``points`` points (and analysing its topology)."""
-    return SLAB_BYTES + points * (FIELD_BYTES_PER_POINT + (TOPOLOGY_BYTES_PER_POINT if topology else 0))
+    return FIXED_BYTES + points * (FIELD_BYTES_PER_POINT + (TOPOLOGY_BYTES_PER_POINT if topology else 0))
 
 
 def require_memory(

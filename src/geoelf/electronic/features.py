@@ -45,10 +45,10 @@ def channel_coefficients(fields: ElectronicFields) -> np.ndarray:
     for f in bases:
         spectrum = np.fft.rfftn(f)
         blurred = [spectrum * np.exp(-0.5 * g2 * w * w) for w in BLURS]
-        gradient = [np.fft.irfftn(1j * wave[..., x] * blurred[0], shape) for x in range(3)]
+        gradient = [np.fft.irfftn(1j * wave[..., x] * blurred[0], shape, axes=(0, 1, 2)) for x in range(3)]
         norm = np.fft.rfftn(np.sqrt(sum(g * g for g in gradient)))
         for channel in (spectrum, *blurred, norm, -g2 * blurred[0]):
-            out.append(np.fft.irfftn(channel / spline, shape))
+            out.append(np.fft.irfftn(channel / spline, shape, axes=(0, 1, 2)))
     return np.stack(out)
 
 

@@ -11,7 +11,8 @@ channel loops. Each point's channels are summed in one small scratch buffer and 
 head's invariant features (``point_features``) before the next point, so the channels never reach
 memory: a frame writes only the head's input, once (in float32, or rounded to bfloat16 for a
 bfloat16 head). The features equal those of ``ProbeNet.probe_logits`` to about 1e-6 (the grid path
-is tested against the torch path), in slabs of grid planes so big grids stay within memory.
+is tested against the torch path), a few grid planes a call, so big grids stay within memory: the
+``Predictor`` shares a frame's planes out among its threads, kernel and head together.
 
 Where a 64-atom frame's features go (dense-h-v1, 48³ grid, 1.96 M point–atom pairs, one thread,
 0.14 s in all): the pair lists 21 ms, the channel values from the table 63 ms (each pair reads
@@ -173,16 +174,17 @@ def _column_norm(buf: np.ndarray, first: int, count: int, stride: int) -> float:
     return total
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _sum_planes(i0, i1, shape, cell, frac, reach, rc, table, values, nf, nv, nt, n3, n4, nc, nd, out):
-    """Planes i0 ≤ i < i1, one plane a thread at a time (their outputs do not overlap)."""
+    """Planes i0 ≤ i < i1 in turn, on the calling thread with the GIL released: the Predictor shares a
+    frame's planes out among its threads, each task a few planes, kernel and head together."""
     numba.literally(nf)  # compile per set of widths (see _sum_plane_for_widths)
     numba.literally(nv)
     numba.literally(nt)
     numba.literally(n3)
     numba.literally(n4)
     points = shape[1] * shape[2]
-    for i in numba.prange(i0, i1):
+    for i in range(i0, i1):
         start, atom, node, geo, _ = plane_pairs(i, shape, cell, frac, reach, rc, table.shape[0] - 1, table)
         part = slice((i - i0) * points, (i - i0 + 1) * points)
         _sum_plane(start, atom, node, geo, table, values, nf, nv, nt, n3, n4, nc, nd, out[part])
@@ -254,23 +256,32 @@ def grid_features(
     )
     key = (nf, nv, nt, n3, n4, table.dtype.str, out.dtype.str)
     fast = _ENTRY_POINTS.get(key)
-    if fast is not None:
-        fast(*args)
-    else:
-        # the first call compiles for these widths (about 20 s, then cached on disk) or loads the cache;
-        # a call still running after COMPILE_NOTICE_S says so, so that a first run does not look hung
-        notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
-        notice.start()
-        try:
-            with _superword_vectoriser():
-                _sum_planes(*args)
-        finally:
-            notice.cancel()
-        _ENTRY_POINTS[key] = _entry_point(key[:5], table.dtype, out.dtype)
+    if fast is None:
+        with _COMPILING:  # one thread compiles; the others of a Predictor's pool wait for it
+            fast = _ENTRY_POINTS.get(key)
+            if fast is None:
+                _compile_and_call(key, args, table.dtype, out.dtype)
+                return out
+    fast(*args)
     return out
 
 
+def _compile_and_call(key: tuple, args: tuple, dtype: np.dtype, out_dtype: np.dtype) -> None:
+    """The first call for these widths and dtypes: through numba's dispatcher, which compiles (about 20 s,
+    then cached on disk) or loads the cache; a call still running after COMPILE_NOTICE_S says so, so
+    that a first run does not look hung. The compiled entry point is kept for the next calls."""
+    notice = threading.Timer(COMPILE_NOTICE_S, log.warning, args=(COMPILE_NOTICE,))
+    notice.start()
+    try:
+        with _superword_vectoriser():
+            _sum_planes(*args)
+    finally:
+        notice.cancel()
+    _ENTRY_POINTS[key] = _entry_point(key[:5], dtype, out_dtype)
+
+
 BFLOAT16_BITS = np.dtype(np.uint16)  # the dtype of features written as bfloat16 bit patterns
+_COMPILING = threading.Lock()
 COMPILE_NOTICE_S = 2.0
 COMPILE_NOTICE = "compiling the grid kernel for this model's channel widths (once, about 20 s; cached for later runs)"
 
@@ -295,7 +306,7 @@ def _superword_vectoriser() -> Iterator[None]:
 
 # The compiled ``_sum_planes`` per (widths, dtype). Through the dispatcher, ``numba.literally`` types every
 # call twice, the first time failing with an exception (about 20 ms a call); that exception's traceback
-# also holds the call's arguments, the slab's output arrays, in a reference cycle that only the garbage
+# also holds the call's arguments, its output arrays, in a reference cycle that only the garbage
 # collector frees: a 2,000-atom cell on a 200³ grid peaked at 3.0 GB instead of 1.55 GB.
 _ENTRY_POINTS: dict[tuple, Callable[..., None] | None] = {}
 

@@ -1,4 +1,4 @@
-"""Prediction: ELF of a structure on a grid (fused kernel, in slabs) or at arbitrary points."""
+"""Prediction: ELF of a structure on a grid (fused kernel and head, in tasks of grid planes) or at arbitrary points."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import contextlib
 import dataclasses
 import logging
 import math
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,20 @@ from geoelf.units import BOHR, wigner_seitz_rs
 
 log = logging.getLogger(__name__)
 _FFT_FACTORS = (2, 3, 5)
-# grid points per slab of the grid kernel: one 48³ frame is one slab; 2,000 atoms on 200³ peak at
-# 0.85 GB (400,000 points a slab: 1.3 GB) at the same speed
-SLAB_POINTS = 150_000
 # the tolerances of the domain check beyond the training ranges: rs in bohr, the shortest H–H distance in Å
 RS_TOLERANCE = 0.03
 HH_TOLERANCE = 0.02
 COINCIDENT_A = 0.01  # Å: two atoms closer than this are one atom given twice
 MAX_GRID_COUNT = 100_000  # points along one lattice vector: far beyond any memory, refused before arithmetic
+# A frame's grid planes are computed in tasks (``task_size``): one a thread alone, so the kernel's
+# radial table stays in cache from plane to plane (the head between two tasks evicts some of it: a
+# 64-atom frame on one thread in tasks of 3 planes, 0.19 → 0.20 s), and TASKS_PER_THREAD a thread with
+# several, so that a thread slowed by another process takes fewer of them (beside one busy process a
+# 64-atom frame on 2 threads: 0.17 s in 2 tasks, 0.15 s in 8; quiet 0.10 and 0.11 s).
+TASKS_PER_THREAD = 4
+# grid points of all threads' tasks at once, which bounds the kernel's output buffers (2,000 atoms on
+# 200³: 0.62 GB at the peak)
+TASK_POINTS = 150_000
 
 
 def good_fft_size(n: int) -> int:
@@ -165,13 +172,84 @@ def head_precision(asked: str | None = None) -> str:
     return "bfloat16" if native else "float32"
 
 
+def task_size(shape: tuple[int, int, int], workers: int) -> int:
+    """Grid points a task for ``workers`` threads on the grid ``shape`` (see TASKS_PER_THREAD)."""
+    points = math.prod(shape)
+    if workers < 2:
+        return min(points, TASK_POINTS)
+    return min(math.ceil(points / (TASKS_PER_THREAD * workers)), TASK_POINTS // workers)
+
+
+def plane_ranges(shape: tuple[int, int, int], points: int) -> list[tuple[int, int]]:
+    """The grid's planes (along its first axis) in ranges (i0, i1) of about ``points`` grid points, at
+    least one plane each: the tasks of a frame."""
+    step = max(1, points // (shape[1] * shape[2]))
+    return [(i0, min(shape[0], i0 + step)) for i0 in range(0, shape[0], step)]
+
+
+def _one_numba_thread() -> None:
+    """numba code in a Predictor's pool threads on one thread each (numba keeps the count per calling
+    thread): the pool's threads are the parallelism, and the electronic channels' spline is numba code."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+@dataclass
+class FrameInputs:
+    """What the tasks of one frame read (``Predictor.frame_inputs``): the atom state ``h``, the grid
+    kernel's radial ``table`` (R + 1, 2, C) and the atoms' channel ``values`` (N, C) split by ``widths``,
+    the head's input ``width`` and the kernel's output ``dtype``, the long-range channels on the grid
+    (C, n₁, n₂, n₃) and the electronic channels' coefficients (or None)."""
+
+    predictor: Predictor
+    atoms: Atoms
+    shape: tuple[int, int, int]
+    h: Any
+    table: np.ndarray
+    values: np.ndarray
+    widths: tuple[int, int, int, int, int]
+    width: int
+    dtype: np.dtype
+    long: np.ndarray | None
+    electronic: np.ndarray | None
+
+    def features(
+        self, planes: tuple[int, int], buffer: Callable[[int, np.dtype], np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The head's inputs at the points of grid planes ``planes`` = (i0, i1): the kernel's features
+        (P, n), written to ``buffer(size, dtype)`` (valid until the thread's next task), and the long-range
+        and electronic channels (P, C) or None."""
+        from geoelf.model.grid_kernel import grid_features
+
+        c = self.predictor.net.config
+        rbf = self.predictor.net.probe_rbf
+        points = (planes[1] - planes[0]) * self.shape[1] * self.shape[2]
+        x = grid_features(
+            self.shape,
+            self.atoms.cell.array,
+            self.atoms.positions,
+            self.table,
+            self.values,
+            self.widths,
+            rbf.rc,
+            planes,
+            c.atom_vector_features,
+            c.atom_tensor_features,
+            out=buffer(points * self.width, self.dtype).reshape(points, self.width),
+        )
+        return x, self.predictor.extra_at(self.long, self.electronic, self.shape, planes)
+
+
 class Predictor:
     """A loaded model that predicts ELF fields. ``model``: a package folder or shipped name;
     ``precision`` of the ELF head on grids: see ``head_precision`` (recorded in the provenance)."""
 
     # the head runs on chunks of grid points so that its features and hidden layers stay in cache
-    # (with the torch invariants: 1.7× on 2 threads, 2× on 1 thread against all 48³ points at once)
-    head_points = 8192
+    # (with the torch invariants: 1.7× on 2 threads, 2× on 1 thread against all 48³ points at once);
+    # 4,096 rather than 8,192 leaves more of the kernel's table in cache for the next task (a 64-atom
+    # frame in tasks of 3 planes on one thread 0.22 → 0.20 s, in 8 tasks on two 0.115 → 0.110 s)
+    head_points = 4096
 
     def __init__(self, model: str | None = None, threads: int | None = None, precision: str | None = None) -> None:
         import copy
@@ -198,12 +276,9 @@ class Predictor:
         from geoelf.model.uncertainty import load_calibration
 
         self.calibration = load_calibration(package.resolve(model), self.config["sha256"]["weights"])
-        # the grid kernel's output, kept from slab to slab and frame to frame: a fresh 60 MB array
-        # for every 64-atom frame cost its page faults again (0.17 instead of 0.11 s a frame's features
-        # on 2 threads until the allocator settles, about a second into a run). One Predictor is
-        # therefore not for use from two threads at once (screening workers have one thread each).
-        self._slab_buffer = np.empty(0, dtype=np.uint8)
-        self.head_workers = 1  # threads that share the head's chunks (``_head_in_parallel``)
+        # each thread's buffer for the grid kernel's output, kept from task to task and frame to frame
+        # (``_task_buffer``), and the threads that share a frame's tasks (``_tasks``)
+        self._buffers = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
 
@@ -240,31 +315,36 @@ class Predictor:
         self,
         atoms: Atoms,
         shape: tuple[int, int, int],
-        slab_points: int = SLAB_POINTS,
+        task_points: int | None = None,
         source: str | None = None,
         uncertainty: bool = False,
     ) -> Prediction:
-        """ELF on the periodic grid ``shape`` of the cell, computed in slabs of grid planes; with
-        ``uncertainty``, also its calibrated σ(x) (the package must carry a calibration)."""
+        """ELF on the periodic grid ``shape`` of the cell; with ``uncertainty``, also its calibrated σ(x)
+        (the package must carry a calibration). The grid's planes are computed in tasks of about
+        ``task_points`` points (default: ``task_size``; at least one plane), kernel and head together,
+        shared out among the Predictor's threads (``_tasks``)."""
         self.check(atoms, source)
         self.use_threads()
         if uncertainty and self.calibration is None:
             raise GeoelfError(f"model {self.name} has no uncertainty calibration (geoelf calibrate makes one)")
-        with self._head_in_parallel():
+        with self._torch_on_one_thread() as workers:
             t0 = time.perf_counter()
             # a bfloat16 head reads the kernel's bfloat16 output (the same numbers, half the traffic); the
             # σ head reads float32 features
-            bfloat16 = self.precision == "bfloat16" and not uncertainty
-            h, slabs = self._slabs(atoms, shape, slab_points, bfloat16)
+            frame = self.frame_inputs(atoms, shape, self.precision == "bfloat16" and not uncertainty)
             out = np.empty(shape)
             sigma = np.empty(shape) if uncertainty else None
-            for i0, i1, (x, extra) in slabs:
+
+            def task(planes: tuple[int, int]) -> None:
+                i0, i1 = planes
+                x, extra = frame.features(planes, self._task_buffer)
                 elf, sig = self.head(x, extra, uncertainty)
                 out[i0:i1] = elf.reshape(i1 - i0, shape[1], shape[2])
                 if sigma is not None and sig is not None:
                     sigma[i0:i1] = sig.reshape(i1 - i0, shape[1], shape[2])
-                del x, extra  # the long-range channels freed before the next slab makes its own
-            ood, notes, score = self.domain(atoms, self.net.invariant(h))
+
+            self._tasks(task, plane_ranges(shape, task_points or task_size(shape, workers)), workers)
+            ood, notes, score = self.domain(atoms, self.net.invariant(frame.h))
             sigma_field = None
             if sigma is not None:
                 from geoelf.model.uncertainty import SIGMA_CEILING, inflation
@@ -276,90 +356,72 @@ class Predictor:
             return Prediction(field, seconds, ood, notes, score, sigma_field)
 
     @contextlib.contextmanager
-    def _head_in_parallel(self) -> Iterator[None]:
-        """The head's chunks shared out among ``threads`` Python threads (``head_workers``), torch on one
-        thread meanwhile.
-
-        torch's own threads meet at a barrier after every layer of every chunk (about 70 a 64-atom
-        frame); beside one busy process a descheduled thread holds up the other at each of them. Whole
-        chunks a thread (and the small atom graph on one thread) make a 64-atom frame 0.13 → 0.11 s on
-        two cores, 0.21 → 0.18 s beside a busy process, with the same numbers."""
+    def _torch_on_one_thread(self) -> Iterator[int]:
+        """torch on one thread while a frame's tasks run on the Predictor's own threads (its thread count
+        given back after): each task's head is one thread's work. Yields the number of threads that share
+        the tasks: ``threads`` if given, else torch's thread count before."""
         import torch
 
-        workers = self.threads or torch.get_num_threads()
-        if workers < 2:
-            yield
-            return
         before = torch.get_num_threads()
         torch.set_num_threads(1)
-        self.head_workers = workers
         try:
-            yield
+            yield self.threads or before
         finally:
-            self.head_workers = 1
             torch.set_num_threads(before)
 
-    def _head_pool(self) -> ThreadPoolExecutor:
-        """The threads that run the head's chunks (made once, kept for the Predictor's life)."""
-        if self._pool is None or self._pool_size != self.head_workers:
+    def _tasks(self, task: Callable[[tuple[int, int]], Any], planes: list[tuple[int, int]], workers: int) -> list[Any]:
+        """``task`` on each range of grid planes, shared out among ``workers`` threads; its results in order.
+
+        Why tasks of a few planes, kernel and head together, each on one thread: parallel loops inside
+        the kernel and the head met at a barrier after every plane loop and every layer (about 70 a
+        64-atom frame), and beside a busy process a descheduled thread held up the other at each; a
+        thread that takes the next task when it finishes its last waits only at the frame's end."""
+        if workers < 2 or len(planes) < 2:
+            return [task(p) for p in planes]
+        if self._pool is None or self._pool_size != workers:
             if self._pool is not None:
                 self._pool.shutdown()
-            self._pool = ThreadPoolExecutor(self.head_workers, thread_name_prefix="geoelf-head")
-            self._pool_size = self.head_workers
-        return self._pool
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="geoelf", initializer=_one_numba_thread)
+            self._pool_size = workers
+        return list(self._pool.map(task, planes))  # list(): waits, and raises a task's error
 
-    def _slabs(self, atoms: Atoms, shape: tuple[int, int, int], slab_points: int = SLAB_POINTS, bfloat16: bool = False):
-        """The atom state h and an iterator over slabs of grid planes: (i0, i1, (x, extra)), the head's
-        features (P, n) from the grid kernel at the points of planes i0 ≤ i < i1 (float32, or with
-        ``bfloat16`` their bfloat16 bit patterns, uint16) and the long-range channels there (P, C)
-        (or None). x is a buffer that the next slab overwrites."""
+    def _task_buffer(self, size: int, dtype: np.dtype) -> np.ndarray:
+        """An array of ``size`` elements of ``dtype`` for the grid kernel's output, in memory that the calling
+        thread reuses from task to task and frame to frame (grown when a larger task needs it): a fresh
+        array for every task would pay its page faults each time."""
+        nbytes = size * dtype.itemsize
+        buffer = getattr(self._buffers, "memory", None)
+        if buffer is None or buffer.size < nbytes:
+            self._buffers.memory = None  # the old one freed before the new one is made
+            self._buffers.memory = buffer = np.empty(nbytes, dtype=np.uint8)
+        return buffer[:nbytes].view(dtype)
+
+    def frame_inputs(self, atoms: Atoms, shape: tuple[int, int, int], bfloat16: bool = False) -> FrameInputs:
+        """What every task of a frame reads: the atom state, the radial table and channel values of the
+        grid kernel, and the long-range and electronic channels; the kernel's features in float32, or with
+        ``bfloat16`` as bfloat16 bit patterns (uint16)."""
         import torch
 
-        from geoelf.model.grid_kernel import BFLOAT16_BITS, grid_features, head_width, radial_table
+        from geoelf.model.grid_kernel import BFLOAT16_BITS, head_width, radial_table
 
         c = self.net.config
         h = self.atom_state(atoms)
         with torch.no_grad():
             filters, values, widths = self.net.probe_factors(h)
         rbf = self.net.probe_rbf
-        table = radial_table(filters.double().numpy(), rbf.centres.double().numpy(), rbf.width, rbf.rc)
-        long = self.long_range_grid(atoms, self.net.invariant(h), shape)
-        electronic = self.electronic_coefficients(atoms)
-        step = max(1, slab_points // (shape[1] * shape[2]))
-        width = head_width(widths, c.atom_vector_features, c.atom_tensor_features)
-        dtype = BFLOAT16_BITS if bfloat16 else np.dtype(np.float32)
-        buffer = self.slab_buffer(min(step, shape[0]) * shape[1] * shape[2] * width, dtype).reshape(-1, width)
-
-        def slabs():
-            for i0 in range(0, shape[0], step):
-                i1 = min(shape[0], i0 + step)
-                x = grid_features(
-                    shape,
-                    atoms.cell.array,
-                    atoms.positions,
-                    table,
-                    values.numpy(),
-                    widths,
-                    rbf.rc,
-                    (i0, i1),
-                    c.atom_vector_features,
-                    c.atom_tensor_features,
-                    out=buffer[: (i1 - i0) * shape[1] * shape[2]],
-                )
-                extra = self.extra_at(long, electronic, shape, (i0, i1))
-                yield i0, i1, (x, extra)
-                del x, extra  # x is the reused buffer; the long-range channels are freed (peak: one slab)
-
-        return h, slabs()
-
-    def slab_buffer(self, size: int, dtype: np.dtype) -> np.ndarray:
-        """An array of ``size`` elements of ``dtype`` for the grid kernel's output, in memory reused
-        between calls (grown when a larger slab needs it)."""
-        nbytes = size * dtype.itemsize
-        if self._slab_buffer.size < nbytes:
-            self._slab_buffer = np.empty(0, dtype=np.uint8)  # the old one freed before the new one is made
-            self._slab_buffer = np.empty(nbytes, dtype=np.uint8)
-        return self._slab_buffer[:nbytes].view(dtype)
+        return FrameInputs(
+            predictor=self,
+            atoms=atoms,
+            shape=shape,
+            h=h,
+            table=radial_table(filters.double().numpy(), rbf.centres.double().numpy(), rbf.width, rbf.rc),
+            values=values.numpy(),
+            widths=widths,
+            width=head_width(widths, c.atom_vector_features, c.atom_tensor_features),
+            dtype=BFLOAT16_BITS if bfloat16 else np.dtype(np.float32),
+            long=self.long_range_grid(atoms, self.net.invariant(h), shape),
+            electronic=self.electronic_coefficients(atoms),
+        )
 
     def features(self, atoms: Atoms, shape: tuple[int, int, int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ELF head's input features (k, n) and the predicted ELF (k,) at the flat grid indices
@@ -368,15 +430,19 @@ class Predictor:
 
         index = np.sort(np.asarray(index, dtype=np.int64))
         self.use_threads()
-        _, slabs = self._slabs(atoms, shape)
         plane = shape[1] * shape[2]
-        rows, elf = [], []
-        for i0, i1, (x, extra) in slabs:
-            local = index[(index >= i0 * plane) & (index < i1 * plane)] - i0 * plane
-            x = self.with_long_range(x[local], None if extra is None else extra[local])
-            with torch.no_grad():
-                elf.append(torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0]).double().numpy())
-            rows.append(x)
+        with self._torch_on_one_thread() as workers:
+            frame = self.frame_inputs(atoms, shape)
+
+            def task(planes: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+                i0, i1 = planes
+                local = index[(index >= i0 * plane) & (index < i1 * plane)] - i0 * plane
+                x, extra = frame.features(planes, self._task_buffer)
+                x = self.with_long_range(x[local], None if extra is None else extra[local])
+                with torch.no_grad():
+                    return x, torch.sigmoid(self.net.head(torch.from_numpy(x))[:, 0]).double().numpy()
+
+            rows, elf = zip(*self._tasks(task, plane_ranges(shape, task_size(shape, workers)), workers))
         return np.concatenate(rows), np.concatenate(elf)
 
     @staticmethod
@@ -397,8 +463,7 @@ class Predictor:
         out = np.empty(len(x))
         sigma = np.empty(len(x)) if uncertainty and self.calibration is not None else None
         dtype = self.grid_head[0].weight.dtype
-
-        def chunk(p: int) -> None:
+        for p in range(0, len(x), self.head_points):
             part = slice(p, p + self.head_points)
             with torch.no_grad():  # per thread: grad mode is thread-local
                 if x.dtype == BFLOAT16_BITS:
@@ -412,13 +477,6 @@ class Predictor:
                     if sigma is not None and self.calibration is not None:
                         sigma[part] = self.calibration.sigma(both)
                 out[part] = torch.sigmoid(logits.double()).numpy()
-
-        chunks = range(0, len(x), self.head_points)
-        if self.head_workers > 1 and len(chunks) > 1:
-            list(self._head_pool().map(chunk, chunks))  # list(): waits, and raises a chunk's error
-        else:
-            for p in chunks:
-                chunk(p)
         return out, sigma
 
     def structure_bytes(self, atoms: Atoms) -> int:
