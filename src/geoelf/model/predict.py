@@ -34,7 +34,7 @@ MAX_GRID_COUNT = 100_000  # points along one lattice vector: far beyond any memo
 # 64-atom frame on 2 threads: 0.17 s in 2 tasks, 0.15 s in 8; quiet 0.10 and 0.11 s).
 TASKS_PER_THREAD = 4
 # grid points of all threads' tasks at once, which bounds the kernel's output buffers (2,000 atoms on
-# 200³: 0.62 GB at the peak)
+# 200³: 0.65 GB at the peak)
 TASK_POINTS = 150_000
 
 
