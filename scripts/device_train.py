@@ -23,14 +23,16 @@ import numpy as np
 SCALE = 65535.0
 
 
-def pack(root: str, split: str, out: str, every: int = 1) -> None:
-    """Write every ``every``-th sample of ``split`` to ``out`` (.npz, zlib)."""
+def pack(root: str | list[str], split: str, out: str, every: int = 1) -> None:
+    """Write every ``every``-th sample of ``split`` of the dataset ``root`` (or of several, in their
+    order, as a training config's ``data``) to ``out`` (.npz, zlib)."""
     from geoelf.data.dataset import samples_of_split
     from geoelf.data.sample import read_sample
 
     arrays: dict[str, np.ndarray] = {}
     metas = []
-    for k, path in enumerate(samples_of_split(root, split)[::every]):
+    paths = [path for folder in ([root] if isinstance(root, str) else root) for path in samples_of_split(folder, split)]
+    for k, path in enumerate(paths[::every]):
         field, meta = read_sample(path)
         q = np.rint(np.clip(field.data, 0.0, 1.0) * SCALE).astype(np.int32)
         # steps along the fastest axis, modulo 2^16 (a cumulative sum in uint16 undoes it exactly)
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("pack")
-    p.add_argument("root")
+    p.add_argument("root", nargs="+", help="a dataset folder, or several (their splits joined)")
     p.add_argument("split")
     p.add_argument("out")
     p.add_argument("--every", type=int, default=1)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("overrides", nargs="*")
     args = ap.parse_args(argv)
     if args.cmd == "pack":
-        pack(args.root, args.split, args.out, args.every)
+        pack(args.root[0] if len(args.root) == 1 else args.root, args.split, args.out, args.every)
     else:
         train_packed(args.train_pack, args.val_pack, args.config, args.overrides)
 

@@ -107,7 +107,7 @@ def training_section(run: Path | None) -> list[str]:
     last = state["history"][-1] if state.get("history") else {}
     best = min(state.get("history", [{}]), key=lambda h: h.get("val_mae", 1e9))
     return ["## Training", "",
-            f"- Config: `{cfg.get('name')}` with data `{cfg.get('data')}`, train split `{cfg.get('train_split')}`, "
+            f"- Config: `{cfg.get('name')}` with data `{' + '.join(d) if isinstance(d := cfg.get('data'), list) else d}`, train split `{cfg.get('train_split')}`, "
             f"validation split `{cfg.get('val_split')}`, seed {cfg.get('seed')}.",
             f"- Network: `{json.dumps(cfg.get('net'))}`.",
             f"- {state['step']} steps of {cfg.get('batch_structures')} structures × {cfg.get('probes_per_structure')} random grid "

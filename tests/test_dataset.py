@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from ase import Atoms
 
 from conftest import gaussian_field
@@ -164,3 +165,32 @@ def test_device_pack_round_trip_is_within_its_quantisation(tmp_path):
         assert np.abs(a.elf - b.elf).max() <= 0.5 / SCALE + 1e-6
         assert np.array_equal(a.atoms.positions, b.atoms.positions) and np.array_equal(a.atoms.cell.array, b.atoms.cell.array)
         assert a.meta["sample_id"] == b.meta["sample_id"]
+
+
+def test_training_joins_the_splits_of_several_datasets_and_refuses_one_that_gives_nothing(tmp_path):
+    """``data: [A, B]`` in a training config: the train split is A's followed by B's (each with its own
+    split file), a dataset whose split is empty is an error naming it, and a malformed ``data`` is refused."""
+    from geoelf.errors import GeoelfError
+    from geoelf.train.config import load_config
+    from geoelf.train.data import load_split
+
+    fake_dataset(tmp_path / "a")
+    fake_dataset(tmp_path / "b", conditions=((1.2, 3000), (1.9, 800)), replicas=2)
+    for name in "ab":
+        assert main(["dataset", "split", str(tmp_path / name)]) == 0
+    a, b = load_split(str(tmp_path / "a"), "train"), load_split(str(tmp_path / "b"), "train")
+    both = load_split([str(tmp_path / "a"), str(tmp_path / "b")], "train")
+    assert len(a) > 0 and len(b) > 0
+    assert [i.meta["sample_id"] for i in both] == [i.meta["sample_id"] for i in a + b]
+    assert {i.meta["rs"] for i in both} == {1.3, 1.5, 1.2, 1.9}
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: [{tmp_path / 'a'}, {tmp_path / 'b'}]\n")
+    assert load_config(str(config)).data == [str(tmp_path / "a"), str(tmp_path / "b")]
+    with pytest.raises(GeoelfError, match="data must be a dataset folder or a list of them"):
+        load_config(None, ["data=[]"])
+    doc = json.loads((tmp_path / "b" / "splits.json").read_text())
+    doc["splits"]["train"] = []
+    (tmp_path / "b" / "splits.json").write_text(json.dumps(doc))
+    with pytest.raises(GeoelfError, match="split 'train' has no samples") as err:
+        load_split([str(tmp_path / "a"), str(tmp_path / "b")], "train")
+    assert str(tmp_path / "b") in str(err.value)

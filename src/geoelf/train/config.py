@@ -18,7 +18,9 @@ from geoelf.errors import GeoelfError
 
 @dataclass
 class TrainConfig:
-    data: str = "data/v1"
+    # a dataset folder, or a list of them whose splits of the same name are joined (data/v1 and data/v2:
+    # one label set, one DFT protocol); each keeps its own held-out splits
+    data: str | list[str] = "data/v1"
     train_split: str = "train"
     val_split: str = "val"
     out: str = "runs/model"
@@ -96,6 +98,9 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
     unknown = sorted(set(values) - known)
     if unknown:
         raise GeoelfError(f"unknown training settings: {', '.join(unknown)}", path)
+    data = values.get("data", "data/v1")
+    if not (isinstance(data, str) or (isinstance(data, list) and data and all(isinstance(d, str) for d in data))):
+        raise GeoelfError(f"data must be a dataset folder or a list of them, not {data!r}", path)
     if values.get("architecture", "probenet") not in ("probenet", "elfnet-cnn"):
         raise GeoelfError(f"architecture must be probenet or elfnet-cnn, not {values['architecture']!r}", path)
     from geoelf.model.cnn import CnnConfig

@@ -46,19 +46,23 @@ class Item:
         return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat], channels
 
 
-def load_split(root: str, split: str, electronic: bool = False) -> list[Item]:
-    """All samples of a split of a dataset (needs ``geoelf dataset split`` first); with ``electronic``,
-    with their one-shot channels (computed once and cached beside the dataset, ``cached_channels``)."""
+def load_split(root: str | list[str], split: str, electronic: bool = False) -> list[Item]:
+    """All samples of a split of a dataset, or of the splits of that name of several datasets in their
+    order (each needs ``geoelf dataset split`` first); with ``electronic``, with their one-shot channels
+    (computed once and cached beside each dataset, ``cached_channels``). A dataset whose split is
+    empty is an error: a folder listed for training that gives nothing is a mistake in the config."""
     from geoelf.data.dataset import samples_of_split
     from geoelf.data.sample import read_sample
 
     items = []
-    for path in samples_of_split(root, split):
-        field, meta = read_sample(path)
-        channels = cached_channels(root, path, field.atoms) if electronic else None
-        items.append(Item(field.atoms, field.data.astype(np.float32), meta, channels))
-    if not items:
-        raise GeoelfError(f"split {split!r} has no samples", root)
+    for folder in [root] if isinstance(root, str) else root:
+        paths = samples_of_split(folder, split)
+        if not paths:
+            raise GeoelfError(f"split {split!r} has no samples", folder)
+        for path in paths:
+            field, meta = read_sample(path)
+            channels = cached_channels(folder, path, field.atoms) if electronic else None
+            items.append(Item(field.atoms, field.data.astype(np.float32), meta, channels))
     return items
 
 
