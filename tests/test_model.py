@@ -505,6 +505,21 @@ def test_a_budgeted_cnn_run_decays_the_rate_by_time_and_validates_its_last_step(
     assert 0.001 <= state["history"][-1]["lr"] < 0.0013  # within one step's share of the budget of lr_final
 
 
+def test_without_a_compiled_entry_point_the_kernel_goes_through_the_dispatcher(net, tmp_path, monkeypatch):
+    """Where numba's overloads hold no entry point for the widths (another numba version), every call
+    goes through the dispatcher, without compiling again or holding the compile lock: the same field."""
+    from geoelf.model import grid_kernel
+
+    package.save(net.float(), tmp_path / "m", package_extra("t", net))
+    net.double()
+    pred, atoms = Predictor(str(tmp_path / "m"), threads=2), structure(3)
+    first = pred.grid(atoms, (6, 7, 8), task_points=40).field.data  # compiled; several tasks on 2 threads
+    monkeypatch.setattr(grid_kernel, "_ENTRY_POINTS", dict.fromkeys(grid_kernel._ENTRY_POINTS))
+    with grid_kernel._COMPILING:  # held: a call that tried to compile again would wait forever
+        again = pred.grid(atoms, (6, 7, 8), task_points=40).field.data
+    np.testing.assert_array_equal(again, first)
+
+
 def test_a_slow_first_kernel_call_says_it_is_compiling(net, tmp_path, caplog, monkeypatch):
     """The first call of the grid kernel for a model's widths compiles (or loads the cache); past
     COMPILE_NOTICE_S it logs a one-line notice instead of looking hung (here the limit is 0 s)."""

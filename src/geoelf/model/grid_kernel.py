@@ -255,14 +255,16 @@ def grid_features(
         out,
     )
     key = (nf, nv, nt, n3, n4, table.dtype.str, out.dtype.str)
-    fast = _ENTRY_POINTS.get(key)
-    if fast is None:
+    if key not in _ENTRY_POINTS:
         with _COMPILING:  # one thread compiles; the others of a Predictor's pool wait for it
-            fast = _ENTRY_POINTS.get(key)
-            if fast is None:
+            if key not in _ENTRY_POINTS:
                 _compile_and_call(key, args, table.dtype, out.dtype)
                 return out
-    fast(*args)
+    fast = _ENTRY_POINTS[key]
+    if fast is not None:
+        fast(*args)
+    else:  # no entry point found on this numba version: through the dispatcher (compiled already)
+        _sum_planes(*args)
     return out
 
 
