@@ -31,7 +31,9 @@ def pack(root: str | list[str], split: str, out: str, every: int = 1) -> None:
 
     arrays: dict[str, np.ndarray] = {}
     metas = []
-    paths = [path for folder in ([root] if isinstance(root, str) else root) for path in samples_of_split(folder, split)]
+    from geoelf.train.data import dataset_folders
+
+    paths = [path for folder in dataset_folders(root) for path in samples_of_split(folder, split)]
     for k, path in enumerate(paths[::every]):
         field, meta = read_sample(path)
         q = np.rint(np.clip(field.data, 0.0, 1.0) * SCALE).astype(np.int32)

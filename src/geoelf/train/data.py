@@ -46,6 +46,11 @@ class Item:
         return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat], channels
 
 
+def dataset_folders(data: str | list[str]) -> list[str]:
+    """The dataset folders of a training config's ``data``: one folder, or a list of them."""
+    return [data] if isinstance(data, str) else list(data)
+
+
 def load_split(root: str | list[str], split: str, electronic: bool = False) -> list[Item]:
     """All samples of a split of a dataset, or of the splits of that name of several datasets in their
     order (each needs ``geoelf dataset split`` first); with ``electronic``, with their one-shot channels
@@ -55,7 +60,7 @@ def load_split(root: str | list[str], split: str, electronic: bool = False) -> l
     from geoelf.data.sample import read_sample
 
     items = []
-    for folder in [root] if isinstance(root, str) else root:
+    for folder in dataset_folders(root):
         paths = samples_of_split(folder, split)
         if not paths:
             raise GeoelfError(f"split {split!r} has no samples", folder)
