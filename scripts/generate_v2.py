@@ -1,6 +1,6 @@
 """Generate dataset v2's fluid part (MD snapshots + ELF labels) — resumable, run in the background.
 
-    nohup nice -n 19 python scripts/generate_v2.py > gen-v2.log 2>&1 &
+    nohup nice -n 19 python scripts/generate_v2.py [--replicas N] > gen-v2.log 2>&1 &
 
 Dataset v2 widens dataset v1 (rs 1.25–1.65 bohr at 1200 and 2800 K) to the whole dense-hydrogen
 fluid: denser cells (rs 1.05–1.20, ≈ 0.6–1.5 TPa), sparser cells (rs 1.75–2.10, ≈ 10–40 GPa, down
@@ -10,7 +10,9 @@ protocol v1, so v1 and v2 form one label set.
 Each (rs, T) condition gets three independent trajectories (replicas) of ``SNAPSHOTS`` snapshots so
 that the split by trajectory can hold out whole MD runs while every condition stays in training.
 Stages widen coverage first — replica 0 of every condition, then replica 1, then replica 2 — so a
-run that is cut short still spans all densities and temperatures. MD segments go to
+run that is cut short still spans all densities and temperatures; ``--replicas 2`` stops after
+replica 1, which is what the split holds out, so the solids and heterogeneous cells (whose held-out
+sets need them) can run before replica 2, which only adds training data. MD segments go to
 ``data/v2/md/<trajectory>/`` and labelled samples to ``data/v2/fluid/<trajectory>/``; a rerun
 continues from what is on disk. While the file named by ``--pause-file`` exists the script waits
 between steps (never inside a pw.x run), so that benchmarks can have the machine to themselves.
@@ -18,6 +20,7 @@ between steps (never inside a pw.x run), so that benchmarks can have the machine
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from geoelf.dft.md import generate
@@ -45,7 +48,11 @@ def plan(replica: int) -> list[dict]:
 
 
 def main() -> None:
-    generate(ROOT, [(SNAPSHOTS, plan(r)) for r in range(REPLICAS)])
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--replicas", type=int, choices=range(1, REPLICAS + 1), default=REPLICAS,
+                        help="run replicas 0 … N-1 only")
+    args, rest = parser.parse_known_args()
+    generate(ROOT, [(SNAPSHOTS, plan(r)) for r in range(args.replicas)], rest)
 
 
 if __name__ == "__main__":

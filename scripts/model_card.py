@@ -4,7 +4,8 @@
         --baseline promolecular [--baseline runs/elfnet-cnn/model] --run runs/dense-h-v1 \
         [--status "..."] [--notes notes.md]
 
-A split is a name in the dataset's splits.json or NAME=GLOB[,GLOB...] over sample files
+A split is a name in the dataset's splits.json, DATASET:NAME for a split of another dataset
+(e.g. 'data/v2:test'), or NAME=GLOB[,GLOB...] over sample files
 (e.g. 'test=data/v1/fluid/h64_rs1.33_T2800_s111/*.h5').
 
 Every figure in the card comes from an evaluate run whose exact command is printed beside it;
@@ -32,16 +33,27 @@ def split_files(split: str) -> tuple[str, list[str], str]:
     return name, files, pattern
 
 
+def split_dataset(split: str, dataset: str) -> tuple[str, str, str]:
+    """(dataset folder, split name, the name its documents are kept under) of a split given as NAME
+    (of ``dataset``) or DATASET:NAME; the kept name carries the dataset's folder name when it was given
+    (``v2-test``), so the test splits of two datasets do not share a file."""
+    if "=" in split or ":" not in split:
+        return dataset, split, split_files(split)[0]
+    folder, name = split.rsplit(":", 1)
+    return folder, name, f"{Path(folder).name}-{name}"
+
+
 def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path | None = None) -> tuple[dict, str]:
     """`geoelf evaluate` (``geoelf.analysis.evaluate``) on a dataset split or on NAME=GLOB; returns the JSON document and the command.
     ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
     taken instead of a rerun (baselines, whose figures do not change from one model version to the next)."""
-    split_name, files, pattern = split_files(split)
+    dataset, split, kept_name = split_dataset(split, dataset)
+    _, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
     # the glob is shown unexpanded, as a user would type it
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
-    kept = reuse / f"{model_label(model)}_{split_name}.json" if reuse else None
+    kept = reuse / f"{model_label(model)}_{kept_name}.json" if reuse else None
     if kept is not None and kept.exists():
         return json.loads(kept.read_text()), f"{shown}   # from {kept}"
     from geoelf.analysis.evaluate import evaluate as evaluate_model
@@ -78,6 +90,17 @@ def metrics_row(name: str, doc: dict) -> str:
 
 def pressure_rows(doc: dict) -> list[str]:
     return [f"| {name} | {b['files']} | {b['r2']:.5f} | {b['mae']:.4f} | {b['rmse']:.4f} |" for name, b in doc["by_pressure"].items()]
+
+
+def condition_rows(doc: dict) -> list[str]:
+    """A row per sampling condition (``geoelf.data.dataset.condition_of``): pooled R², MAE and the share
+    of frames with φ_3D within 0.02; none where the split holds one condition only."""
+    groups = doc.get("by_condition", {})
+    if len(groups) < 2:
+        return []
+    cell = lambda v: "–" if v is None else format(v, ".0%")  # noqa: E731
+    return [f"| {name} | {b['files']} | {b['r2']:.5f} | {b['mae']:.4f} | {cell(b.get('phi_3d_within_0.02'))} |"
+            for name, b in groups.items()]
 
 
 def file_rows(doc: dict) -> list[str]:
@@ -157,17 +180,21 @@ def main() -> None:
         for model in [str(folder), *args.baseline]:
             doc, cmd = evaluate(model, args.dataset, split, topology, own_reuse if model == str(folder) else args.reuse_baselines)
             label = name if model == str(folder) else doc["model"]
-            split_name, _, pattern = split_files(split)
+            split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
+            split_name, _, pattern = split_files(split_spec)
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
-                (out_dir / f"{label}_{split_name}.json").write_text(json.dumps(doc, indent=1))
+                (out_dir / f"{label}_{kept_name}.json").write_text(json.dumps(doc, indent=1))
             docs.append((label, doc, cmd))
-        lines += [f"## Split `{split_name}`: `{pattern or args.dataset}`", "",
+        lines += [f"## Split `{split_name}`: `{pattern or split_folder}`", "",
                   "| model | files | R² (pooled) | MAE | RMSE | max | W1 | Δφ_3D within 0.02 | CPs matched | s/file |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [metrics_row(label, doc) for label, doc, _ in docs]
         lines += ["", "Commands:", ""] + [f"    {cmd}" for _, _, cmd in docs] + [""]
         lines += [f"Per pressure bin ({name}):", "", "| bin (GPa) | files | R² | MAE | RMSE |", "|---|---|---|---|---|"]
         lines += pressure_rows(docs[0][1]) + [""]
+        if rows := condition_rows(docs[0][1]):
+            lines += [f"Per condition ({name}):", "", "| condition | files | R² | MAE | Δφ_3D within 0.02 |",
+                      "|---|---|---|---|---|"] + rows + [""]
         lines += [f"Per file ({name}):", "", "| sample | R² | MAE | max | φ_3D DFT | φ_3D pred | Δφ_3D | CPs matched |",
                   "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
     if args.notes:

@@ -32,6 +32,27 @@ def fake_dataset(root, conditions=((1.3, 1000), (1.3, 2000), (1.5, 1000), (1.5, 
     return field
 
 
+def test_evaluate_pools_its_metrics_by_sampling_condition(tmp_path):
+    """Each fluid (cell size, rs, T) and each other kind of sample is one group of the evaluation,
+    its metrics pooled over the points of its files exactly as the whole set's are."""
+    from geoelf.analysis.compare import metrics
+    from geoelf.analysis.evaluate import evaluate, references
+    from geoelf.model.baselines import get_model
+
+    fake_dataset(tmp_path, conditions=((1.3, 1000), (1.5, 2000)), replicas=1, frames=2)
+    model = get_model("promolecular")
+    doc = evaluate(model, references([str(p) for p in ds.find_samples(tmp_path)]), topology=False)
+    groups = {"N64 rs1.30 T1000": 2, "N64 rs1.50 T2000": 2, "N128 rs1.40 T1500": 1, "crystal": 1}
+    assert {k: v["files"] for k, v in doc["by_condition"].items()} == groups
+    for name in groups:
+        paths = [p for p, _, meta in references([str(p) for p in ds.find_samples(tmp_path)]) if ds.condition_of(meta) == name]
+        refs = [read_sample(p)[0] for p in paths]
+        pooled = metrics(np.concatenate([r.data.ravel() for r in refs]),
+                         np.concatenate([model.grid(r.atoms, r.shape).field.data.ravel() for r in refs]))
+        assert doc["by_condition"][name]["r2"] == pytest.approx(pooled["r2"], rel=1e-12)
+        assert doc["by_condition"][name]["mae"] == pytest.approx(pooled["mae"], rel=1e-12)
+
+
 def test_sample_round_trip_is_within_quantisation(tmp_path):
     atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0.1, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
     field = gaussian_field(atoms, (10, 11, 12))

@@ -51,12 +51,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Predict each reference's grid with ``model`` (a ``Predictor`` or baseline) and compare.
 
-    Returns ``{"model", "provenance", "files", "aggregate", "by_pressure"}`` (and ``"plots"``, the PNG
-    paths, when ``plots`` names a folder). ``uncertainty`` (default: whenever the model carries a
+    Returns ``{"model", "provenance", "files", "aggregate", "by_pressure", "by_condition"}`` (the last
+    two pooled by pressure bin and, for dataset samples, by ``geoelf.data.dataset.condition_of``; and
+    ``"plots"``, the PNG paths, when ``plots`` names a folder). ``uncertainty`` (default: whenever the model carries a
     calibration) adds the coverage of its σ(x) and σ_φ to every file and to the aggregate.
     """
     from geoelf.analysis.compare import compare, metrics
-    from geoelf.data.dataset import pressure_bin
+    from geoelf.data.dataset import condition_of, pressure_bin
     from geoelf.provenance import file_sha256, run_provenance
     from geoelf.topology.network import TOPOLOGY_SETTINGS
 
@@ -72,6 +73,7 @@ def evaluate(
     ref_values: list[np.ndarray] = []
     pred_values: list[np.ndarray] = []
     bins: dict[str, list[int]] = {}
+    conditions: dict[str, list[int]] = {}
     for path, ref, meta in refs:
         pred = model.grid(ref.atoms, ref.shape, source=path, uncertainty=uncertainty)
         files.append(
@@ -89,30 +91,49 @@ def evaluate(
         ref_values.append(ref.data.ravel())
         pred_values.append(pred.field.data.ravel())
         bins.setdefault(pressure_bin(meta.get("pressure_gpa")), []).append(len(files) - 1)
+        if meta:  # a dataset sample: its condition is known
+            conditions.setdefault(condition_of(meta), []).append(len(files) - 1)
     r, p = np.concatenate(ref_values), np.concatenate(pred_values)
     aggregate: dict[str, float | None] = {**metrics(r, p), **(_topology_aggregate(files) if topology else {})}
     aggregate["seconds_predict_median"] = float(np.median([f["seconds_predict"] for f in files]))
     if uncertainty:
         aggregate.update(uncertainty_aggregate(files))
-    by_pressure = {
-        name: {
-            "files": len(idx),
-            **metrics(np.concatenate([ref_values[i] for i in idx]), np.concatenate([pred_values[i] for i in idx])),
-        }
-        for name, idx in sorted(bins.items())
-    }
     doc: dict[str, Any] = {
         "model": model.name,
         "provenance": provenance,
         "files": files,
         "aggregate": aggregate,
-        "by_pressure": by_pressure,
+        "by_pressure": _pooled_by_group(bins, files, ref_values, pred_values, topology),
+        "by_condition": _pooled_by_group(conditions, files, ref_values, pred_values, topology),
     }
     if plots:
         from geoelf.analysis.plots import parity_and_histogram
 
         doc["plots"] = parity_and_histogram(r, p, plots, model.name)
     return doc
+
+
+def _pooled_by_group(
+    groups: dict[str, list[int]],
+    files: list[dict[str, Any]],
+    ref_values: list[np.ndarray],
+    pred_values: list[np.ndarray],
+    topology: bool,
+) -> dict[str, dict[str, Any]]:
+    """Metrics pooled over the points of each group of files (indices into ``files``), with the
+    share of frames whose φ_3D is within PHI_TOLERANCE when topology was computed."""
+    from geoelf.analysis.compare import metrics
+
+    pooled = {}
+    for name, idx in sorted(groups.items()):
+        row: dict[str, Any] = {
+            "files": len(idx),
+            **metrics(np.concatenate([ref_values[i] for i in idx]), np.concatenate([pred_values[i] for i in idx])),
+        }
+        if topology:
+            row["phi_3d_within_0.02"] = _topology_aggregate([files[i] for i in idx])["phi_3d_within_0.02"]
+        pooled[name] = row
+    return pooled
 
 
 def _topology_aggregate(files: list[dict[str, Any]]) -> dict[str, float | None]:

@@ -61,4 +61,9 @@ def run(args: argparse.Namespace) -> int:
     for name, b in by_pressure.items():
         if name != "unknown":  # references without a pressure (plain ELF files) have no bin
             print(f"  {name:>10s} GPa: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}")
+    if len(doc["by_condition"]) > 1:
+        for name, b in doc["by_condition"].items():
+            phi = b.get("phi_3d_within_0.02")
+            within = "" if phi is None else f"  φ_3D within 0.02 {phi:.0%}"
+            print(f"  {name:>16s}: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}{within}")
     return 0

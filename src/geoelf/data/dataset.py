@@ -47,6 +47,16 @@ def index(root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def condition_of(meta: dict[str, Any]) -> str:
+    """The sampling condition a sample's accuracy is reported by: a fluid's cell size, density (bohr)
+    and temperature (K), e.g. 'N64 rs1.05 T1500'; a thermal solid's or heterogeneous cell's phase
+    ('solid', 'defect', 'two-phase'); 'crystal' for a relaxed crystal."""
+    phase = meta.get("phase")
+    if phase == "fluid":
+        return f"N{meta.get('natoms')} rs{meta.get('rs', 0):.2f} T{meta.get('temperature_k', 0)}"
+    return phase if phase in ("solid", *HETEROGENEOUS) else "crystal"
+
+
 def pressure_bin(p: float | None) -> str:
     """Label of the pressure bin of ``p`` GPa, e.g. '100-200'."""
     if p is None:
@@ -103,13 +113,14 @@ def info(root: str | Path) -> dict[str, Any]:
         "by_rs": by(lambda r: f"{r['rs']:.2f}" if r.get("rs") is not None else "none"),
         "by_temperature": by(lambda r: r.get("temperature_k", "none")),
         "by_pressure_gpa": by(lambda r: pressure_bin(r.get("pressure_gpa"))),
+        # a solid's or heterogeneous cell's trajectory and a crystal's structure beside its condition
         "by_condition": by(
             lambda r: (
-                f"N{r.get('natoms')} rs{r.get('rs', 0):.2f} T{r.get('temperature_k', 0)}"
+                condition_of(r)
                 if r.get("phase") == "fluid"
-                else f"{r.get('phase')} {r.get('trajectory')}"
+                else f"{condition_of(r)} {r.get('trajectory')}"
                 if r.get("phase") in ("solid", *HETEROGENEOUS)
-                else f"crystal {r.get('phase')}"
+                else f"{condition_of(r)} {r.get('phase')}"
             )
         ),
         "trajectories": len({r.get("trajectory") for r in rows if r.get("trajectory")}),
