@@ -251,3 +251,38 @@ def test_a_thin_cell_is_computed_in_the_supercell_that_samples_it_like_the_fluid
     assert thin.electrons == pytest.approx(2.0, abs=2e-3)
     tilted = np.array([[2.5, 0, 0], [2.0, 1.5, 0], [0, 0, 6.0]])  # planes 1.5 Å apart across a₁ and a₂
     assert supercell_repeats(tilted / BOHR, 4.2 / BOHR) == (3, 3, 1)  # by plane spacing, not |a₁| = 2.5 Å
+
+
+def test_a_model_sets_the_plane_spacing_of_its_one_shot(tmp_path):
+    """A network trained with electronic_plane_spacing = 3.0 Å computes a cell whose planes lie 3.6 Å
+    apart in the cell itself, where the default (4.2 Å, and every package made without the setting)
+    repeats it 2×2×2; its channels are that setting's own, and the training cache keeps the two apart."""
+    import torch
+
+    from conftest import package_extra
+    from geoelf.electronic.features import electronic_channels, settings_for
+    from geoelf.electronic.oneshot import computed_meshes
+    from geoelf.model import package
+    from geoelf.model.network import NetConfig, ProbeNet
+    from geoelf.model.predict import Predictor
+    from geoelf.train.data import cached_channels
+
+    atoms = hydrogen(np.eye(3) * 3.6, n=4, seed=3)
+    assert computed_meshes(atoms, settings_for(None))[0] == (2, 2, 2)
+    assert computed_meshes(atoms, settings_for(3.0))[0] == (1, 1, 1)
+    config = {"features": 8, "vector_features": 4, "rbf": 6, "layers": 1, "cutoff_atom": 2.5, "cutoff_probe": 1.8,
+              "hidden": 8, "electronic_channels": 15}
+    torch.manual_seed(0)
+    for spacing in (None, 3.0):
+        net = ProbeNet(NetConfig(**config, electronic_plane_spacing=spacing))
+        package.save(net, tmp_path / str(spacing), package_extra(str(spacing), net))
+    default, close = (Predictor(str(tmp_path / name), precision="float32") for name in ("None", "3.0"))
+    np.testing.assert_array_equal(close.electronic_coefficients(atoms), electronic_channels(atoms, settings_for(3.0)))
+    np.testing.assert_array_equal(default.electronic_coefficients(atoms), electronic_channels(atoms))
+    assert np.abs(close.electronic_coefficients(atoms) - default.electronic_coefficients(atoms)).max() > 1e-3
+    assert close.structure_bytes(atoms) < default.structure_bytes(atoms)  # 4 atoms, not 32
+    sample = tmp_path / "d" / "s.h5"
+    first, second = (cached_channels(tmp_path / "d", sample, atoms, settings_for(x)) for x in (None, 3.0))
+    assert len(list((tmp_path / "d" / ".cache").iterdir())) == 2  # a folder per setting
+    np.testing.assert_array_equal(second, electronic_channels(atoms, settings_for(3.0)).astype(np.float32))
+    assert np.abs(first - second).max() > 1e-3

@@ -22,6 +22,12 @@ BLURS = (0.2, 0.4)  # Å
 CHANNELS = tuple(f"{b}{suffix}" for b in BASES for suffix in ("", "_blur0.2", "_blur0.4", "_grad0.2", "_laplacian0.2"))
 
 
+def settings_for(plane_spacing: float | None) -> OneShotSettings:
+    """The one-shot settings of a network whose ``electronic_plane_spacing`` is ``plane_spacing`` (Å;
+    None: the defaults)."""
+    return OneShotSettings() if plane_spacing is None else OneShotSettings(min_plane_spacing=plane_spacing)
+
+
 def electronic_channels(atoms, settings: OneShotSettings | None = None) -> np.ndarray:
     """The one-shot channels of a structure as spline coefficients (15, n₀, n₁, n₂), for ``channels_at``."""
     return channel_coefficients(one_shot(atoms, settings))

@@ -82,6 +82,10 @@ class NetConfig:
     # > 0 (15): the head also reads the one-shot Kohn–Sham channels at each probe
     # (``geoelf.electronic.features``), standardised with the training set's mean and spread
     electronic_channels: int = 0
+    # Å: the one-shot of a cell whose lattice planes lie closer than this runs in the supercell that
+    # reaches it (``OneShotSettings.min_plane_spacing``), so its k-points sample it as finely as the
+    # densest training cell; None: the one-shot's default, which earlier packages were trained with
+    electronic_plane_spacing: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -484,18 +484,19 @@ class Predictor:
         an electronic model (it grows as the square of the cell), else 0."""
         if not self.net.config.electronic_channels:
             return 0
+        from geoelf.electronic.features import settings_for
         from geoelf.electronic.oneshot import memory_bytes
 
-        return memory_bytes(atoms)
+        return memory_bytes(atoms, settings_for(self.net.config.electronic_plane_spacing))
 
     def electronic_coefficients(self, atoms: Atoms) -> np.ndarray | None:
         """The one-shot channels' spline coefficients of the structure (C, n₀, n₁, n₂), or None for a
         model that does not read them."""
         if not self.net.config.electronic_channels:
             return None
-        from geoelf.electronic.features import electronic_channels
+        from geoelf.electronic.features import electronic_channels, settings_for
 
-        return electronic_channels(atoms)
+        return electronic_channels(atoms, settings_for(self.net.config.electronic_plane_spacing))
 
     def extra_at(
         self,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
 
 from geoelf.errors import GeoelfError
+
+if TYPE_CHECKING:  # the one-shot's kernels load only for a model that reads its channels
+    from geoelf.electronic.oneshot import OneShotSettings
 
 
 @dataclass
@@ -51,10 +55,10 @@ def dataset_folders(data: str | list[str]) -> list[str]:
     return [data] if isinstance(data, str) else list(data)
 
 
-def load_split(root: str | list[str], split: str, electronic: bool = False) -> list[Item]:
+def load_split(root: str | list[str], split: str, electronic: OneShotSettings | None = None) -> list[Item]:
     """All samples of a split of a dataset, or of the splits of that name of several datasets in their
-    order (each needs ``geoelf dataset split`` first); with ``electronic``, with their one-shot channels
-    (computed once and cached beside each dataset, ``cached_channels``). A dataset whose split is
+    order (each needs ``geoelf dataset split`` first); with ``electronic`` settings, with their one-shot
+    channels (computed once and cached beside each dataset, ``cached_channels``). A dataset whose split is
     empty is an error: a folder listed for training that gives nothing is a mistake in the config."""
     from geoelf.data.dataset import samples_of_split
     from geoelf.data.sample import read_sample
@@ -66,12 +70,12 @@ def load_split(root: str | list[str], split: str, electronic: bool = False) -> l
             raise GeoelfError(f"split {split!r} has no samples", folder)
         for path in paths:
             field, meta = read_sample(path)
-            channels = cached_channels(folder, path, field.atoms) if electronic else None
+            channels = None if electronic is None else cached_channels(folder, path, field.atoms, electronic)
             items.append(Item(field.atoms, field.data.astype(np.float32), meta, channels))
     return items
 
 
-def cached_channels(root: str | Path, sample: Path, atoms: Atoms) -> np.ndarray:
+def cached_channels(root: str | Path, sample: Path, atoms: Atoms, settings: OneShotSettings) -> np.ndarray:
     """The one-shot channels' spline coefficients of a dataset sample (float32), from
     ``<root>/.cache/electronic-<settings>/`` or computed (about 0.5 s a 64-atom frame) and stored there.
     The folder is named by a hash of the one-shot settings, so changed settings never read old fields."""
@@ -79,9 +83,7 @@ def cached_channels(root: str | Path, sample: Path, atoms: Atoms) -> np.ndarray:
     import os
 
     from geoelf.electronic.features import CHANNELS, electronic_channels
-    from geoelf.electronic.oneshot import OneShotSettings
 
-    settings = OneShotSettings()
     key = hashlib.sha256(repr((settings, CHANNELS)).encode()).hexdigest()[:12]
     path = Path(root) / ".cache" / f"electronic-{key}" / (sample.stem + ".npy")
     if path.exists():

@@ -357,17 +357,19 @@ class Distributed:
 def training_items(cfg: TrainConfig) -> tuple[list[Item], list[Item]]:
     """Training and validation structures (synthetic ones when ``cfg.synthetic`` > 0), with their
     one-shot channels for an electronic model."""
-    electronic = bool(cfg.net.get("electronic_channels"))
+    electronic = None
+    if cfg.net.get("electronic_channels"):
+        from geoelf.electronic.features import electronic_channels, settings_for
+
+        electronic = settings_for(cfg.net.get("electronic_plane_spacing"))
     if cfg.synthetic:
         train, val = (
             synthetic_items(cfg.synthetic, cfg.seed),
             synthetic_items(max(1, cfg.synthetic // 4), cfg.seed + 999),
         )
-        if electronic:
-            from geoelf.electronic.features import electronic_channels
-
+        if electronic is not None:
             for it in train + val:
-                it.channels = electronic_channels(it.atoms).astype(np.float32)
+                it.channels = electronic_channels(it.atoms, electronic).astype(np.float32)
         return train, val
     return load_split(cfg.data, cfg.train_split, electronic), load_split(cfg.data, cfg.val_split, electronic)
 
