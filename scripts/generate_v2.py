@@ -48,7 +48,9 @@ def plan(replica: int) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(
+        epilog="also: --only SUBSTRING of trajectory names, --pause-file PATH (see geoelf.dft.md.generate)"
+    )
     parser.add_argument("--replicas", type=int, choices=range(1, REPLICAS + 1), default=REPLICAS,
                         help="run replicas 0 … N-1 only")
     args, rest = parser.parse_known_args()
