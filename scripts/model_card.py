@@ -177,11 +177,11 @@ def main() -> None:
     for split in args.splits:
         topology = True
         docs = []
+        split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
+        split_name, _, pattern = split_files(split_spec)
         for model in [str(folder), *args.baseline]:
             doc, cmd = evaluate(model, args.dataset, split, topology, own_reuse if model == str(folder) else args.reuse_baselines)
             label = name if model == str(folder) else doc["model"]
-            split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
-            split_name, _, pattern = split_files(split_spec)
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
                 (out_dir / f"{label}_{kept_name}.json").write_text(json.dumps(doc, indent=1))
             docs.append((label, doc, cmd))
