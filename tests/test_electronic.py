@@ -175,8 +175,23 @@ def test_refuses_what_it_cannot_compute():
         OneShotSettings(kmesh=(3, 3, 3))
 
 
+@pytest.mark.parametrize("shape", [(10, 9, 11), (5, 4, 7), (24, 24, 24)])
+def test_the_channels_on_a_grid_axis_by_axis_equal_the_spline_at_each_point(shape):
+    """``ChannelGrid`` (one axis at a time) equals the 64-tap spline at every point of any planes, on
+    grids finer and coarser than the coefficients' mesh."""
+    from geoelf.electronic.features import channel_grid, channels_at
+
+    coef = np.random.default_rng(3).normal(size=(5, 7, 8, 6))
+    grid = channel_grid(coef, shape)
+    for i0, i1 in [(0, shape[0]), (1, 2), (shape[0] - 2, shape[0])]:
+        axes = [np.arange(i0, i1) / shape[0], np.arange(shape[1]) / shape[1], np.arange(shape[2]) / shape[2]]
+        frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        np.testing.assert_allclose(grid.planes(i0, i1), channels_at(coef, frac), rtol=0, atol=2e-6)
+    assert grid.planes(0, 1).dtype == np.float32 and grid.planes(0, 2).shape == (2 * shape[1] * shape[2], 5)
+
+
 def test_an_electronic_model_reads_the_channels_alike_on_grids_and_at_points(tmp_path):
-    """The grid path (fused kernel, channels interpolated per slab) equals the torch path at the same
+    """The grid path (fused kernel, channels on the grid axis by axis) equals the torch path at the same
     points; warm-started from a model without the channels, it first predicts exactly that model."""
     import torch
 

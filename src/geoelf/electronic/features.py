@@ -4,12 +4,14 @@ For each of the one-shot ELF, log ρ and asinh χ (asinh: χ spans decades and c
 itself, its periodic Gaussian blurs of 0.2 and 0.4 Å (what the electrons around a point do, which
 decides the ELF 0.5–0.8 Å from the atoms), and the gradient norm (Å⁻¹) and Laplacian (Å⁻²) of the
 0.2 Å blur. All are rotation invariant scalars. They live on the one-shot's field mesh as periodic
-cubic B-spline coefficients, evaluated at any point with one set of weights for all channels.
+cubic B-spline coefficients, evaluated at any point with one set of weights for all channels, and on
+the planes of a prediction grid axis by axis (``ChannelGrid``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -90,3 +92,79 @@ def channels_at(coef: np.ndarray, frac: np.ndarray) -> np.ndarray:
     out = np.empty((len(u), coef.shape[0]))
     _spline_channels(np.ascontiguousarray(np.moveaxis(coef, 0, -1)), u, out)  # a copy of 15 × mesh values
     return out.astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _axis_taps(points: int, mesh: int) -> tuple[np.ndarray, np.ndarray]:
+    """The four mesh indices (points, 4) and B-spline weights (points, 4) of each of ``points`` evenly
+    spaced grid points along an axis of ``mesh`` coefficients (periodic)."""
+    index = np.empty((points, 4), np.int64)
+    weight = np.empty((points, 4))
+    scratch = np.empty(4)
+    for i in range(points):
+        u = i * mesh / points
+        base = int(math.floor(u))
+        _bweights(u - base, weight[i], scratch, scratch)
+        for t in range(4):
+            index[i, t] = (base - 1 + t) % mesh
+    return index, weight
+
+
+@numba.njit(cache=True, fastmath=True)
+def _spline_planes(coef, index0, weight0, index1, weight1, index2, weight2, out):
+    """out (p₀, p₁, p₂, C) float32 = the splines of coefficients ``coef`` (n₀, n₁, n₂, C) on the grid of
+    the axes' taps, one axis at a time: a plane of coefficients along axis 0, then rows along axis 1,
+    then points along axis 2, 4 taps each (12 multiply-adds a point and channel instead of 64)."""
+    _, n1, n2, channels = coef.shape
+    p1, p2 = index1.shape[0], index2.shape[0]
+    plane = np.empty((n1, n2, channels))
+    rows = np.empty((p1, n2, channels))
+    total = np.empty(channels)
+    for i in range(index0.shape[0]):
+        plane[:] = 0.0
+        for t in range(4):
+            source, w = coef[index0[i, t]], weight0[i, t]
+            for j in range(n1):
+                for k in range(n2):
+                    for c in range(channels):
+                        plane[j, k, c] += w * source[j, k, c]
+        rows[:] = 0.0
+        for j in range(p1):
+            for t in range(4):
+                source, w = plane[index1[j, t]], weight1[j, t]
+                for k in range(n2):
+                    for c in range(channels):
+                        rows[j, k, c] += w * source[k, c]
+        for j in range(p1):
+            for k in range(p2):
+                total[:] = 0.0
+                for t in range(4):
+                    source, w = rows[j, index2[k, t]], weight2[k, t]
+                    for c in range(channels):
+                        total[c] += w * source[c]
+                for c in range(channels):
+                    out[i, j, k, c] = total[c]
+
+
+@dataclass(frozen=True)
+class ChannelGrid:
+    """The channels of one structure on the points of one prediction grid (``channel_grid``): their
+    spline coefficients channels last and each axis's taps, made once per frame and read by every task."""
+
+    coef: np.ndarray  # (n₀, n₁, n₂, C)
+    taps: tuple[tuple[np.ndarray, np.ndarray], ...]  # per grid axis: indices and weights (points, 4)
+
+    def planes(self, i0: int, i1: int) -> np.ndarray:
+        """The channels (P, C) float32 at the points of grid planes i0 … i1 - 1 (first axis), in the
+        grid's order (the last axis fastest): equal to ``channels_at`` at those points."""
+        (index0, weight0), (index1, weight1), (index2, weight2) = self.taps
+        out = np.empty((i1 - i0, len(index1), len(index2), self.coef.shape[-1]), dtype=np.float32)
+        _spline_planes(self.coef, index0[i0:i1], weight0[i0:i1], index1, weight1, index2, weight2, out)
+        return out.reshape(-1, self.coef.shape[-1])
+
+
+def channel_grid(coef: np.ndarray, shape: tuple[int, int, int]) -> ChannelGrid:
+    """``ChannelGrid`` of spline coefficients (C, n₀, n₁, n₂) (``electronic_channels``) on a grid ``shape``
+    spanning the same cell."""
+    taps = tuple(_axis_taps(points, mesh) for points, mesh in zip(shape, coef.shape[1:]))
+    return ChannelGrid(np.ascontiguousarray(np.moveaxis(coef, 0, -1)), taps)

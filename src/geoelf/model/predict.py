@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase import Atoms
@@ -19,6 +19,9 @@ from ase import Atoms
 from geoelf.errors import GeoelfError
 from geoelf.field import Field, check_cell
 from geoelf.units import BOHR, wigner_seitz_rs
+
+if TYPE_CHECKING:
+    from geoelf.electronic.features import ChannelGrid
 
 log = logging.getLogger(__name__)
 _FFT_FACTORS = (2, 3, 5)
@@ -200,7 +203,7 @@ class FrameInputs:
     """What the tasks of one frame read (``Predictor.frame_inputs``): the atom state ``h``, the grid
     kernel's radial ``table`` (R + 1, 2, C) and the atoms' channel ``values`` (N, C) split by ``widths``,
     the head's input ``width`` and the kernel's output ``dtype``, the long-range channels on the grid
-    (C, n₁, n₂, n₃) and the electronic channels' coefficients (or None)."""
+    (C, n₁, n₂, n₃) and the electronic channels on the grid (or None)."""
 
     predictor: Predictor
     atoms: Atoms
@@ -212,7 +215,7 @@ class FrameInputs:
     width: int
     dtype: np.dtype
     long: np.ndarray | None
-    electronic: np.ndarray | None
+    electronic: ChannelGrid | None
 
     def features(
         self, planes: tuple[int, int], buffer: Callable[[int, np.dtype], np.ndarray]
@@ -238,7 +241,7 @@ class FrameInputs:
             c.atom_tensor_features,
             out=buffer(points * self.width, self.dtype).reshape(points, self.width),
         )
-        return x, self.predictor.extra_at(self.long, self.electronic, self.shape, planes)
+        return x, self.predictor.extra_at(self.long, self.electronic, planes)
 
 
 class Predictor:
@@ -420,7 +423,7 @@ class Predictor:
             width=head_width(widths, c.atom_vector_features, c.atom_tensor_features),
             dtype=BFLOAT16_BITS if bfloat16 else np.dtype(np.float32),
             long=self.long_range_grid(atoms, self.net.invariant(h), shape),
-            electronic=self.electronic_coefficients(atoms),
+            electronic=self.electronic_grid(atoms, shape),
         )
 
     def features(self, atoms: Atoms, shape: tuple[int, int, int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -498,12 +501,15 @@ class Predictor:
 
         return electronic_channels(atoms, settings_for(self.net.config.electronic_plane_spacing))
 
+    def electronic_grid(self, atoms: Atoms, shape: tuple[int, int, int]) -> ChannelGrid | None:
+        """The one-shot channels of the structure on the grid ``shape``, or None for a model without them."""
+        from geoelf.electronic.features import channel_grid
+
+        coef = self.electronic_coefficients(atoms)
+        return None if coef is None else channel_grid(coef, shape)
+
     def extra_at(
-        self,
-        long: np.ndarray | None,
-        electronic: np.ndarray | None,
-        shape: tuple[int, int, int],
-        planes: tuple[int, int],
+        self, long: np.ndarray | None, electronic: ChannelGrid | None, planes: tuple[int, int]
     ) -> np.ndarray | None:
         """The head's inputs after the local invariants (P, C) float32 at the points of grid planes
         ``planes``: long-range channels of the grid ``long`` (C, n₁, n₂, n₃) and the standardised electronic
@@ -514,13 +520,7 @@ class Predictor:
         if long is None and electronic is None:
             return None
         lr = None if long is None else torch.from_numpy(np.ascontiguousarray(long[:, i0:i1].reshape(len(long), -1).T))
-        channels = None
-        if electronic is not None:
-            from geoelf.electronic.features import channels_at
-
-            axes = [np.arange(i0, i1) / shape[0], np.arange(shape[1]) / shape[1], np.arange(shape[2]) / shape[2]]
-            frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-            channels = torch.from_numpy(channels_at(electronic, frac))
+        channels = None if electronic is None else torch.from_numpy(electronic.planes(i0, i1))
         with torch.no_grad():
             extra = self.net.extra_inputs(lr, channels)
         return None if extra is None else extra.float().numpy()
