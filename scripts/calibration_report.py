@@ -111,6 +111,18 @@ def pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
+def dataset_names(dataset: str | list[str] | None) -> str:
+    """The dataset(s) of a calibration record, for the card's text."""
+    if not dataset:
+        return "the data"
+    return " and ".join(f"`{d}`" for d in ([dataset] if isinstance(dataset, str) else dataset))
+
+
+def dataset_options(dataset: str | list[str] | None) -> str:
+    """The ``--dataset`` options that name the dataset(s) of a calibration record."""
+    return " ".join(f"--dataset {d}" for d in ([dataset] if isinstance(dataset, str) else dataset or []))
+
+
 def section(model, docs: dict[str, dict], ood: list[dict], figures: Path, command: str) -> list[str]:
     c = model.calibration
     fit = c.record["fitted_on"]
@@ -119,8 +131,8 @@ def section(model, docs: dict[str, dict], ood: list[dict], figures: Path, comman
         "",
         f"Every prediction can carry σ(x), the pointwise standard deviation of its error, and σ of φ_1D, φ_2D, φ_3D "
         f"and φ* (`--uncertainty`). The error model was fitted on {fit['frames']} frames of the "
-        f"`{fit.get('split') or 'held-out'}` split of `{fit.get('dataset') or 'the data'}` only "
-        f"(`geoelf calibrate --dataset {fit.get('dataset')} --split {fit.get('split')}`): a σ head on the network's "
+        f"`{fit.get('split') or 'held-out'}` split of {dataset_names(fit.get('dataset'))} only "
+        f"(`geoelf calibrate {dataset_options(fit.get('dataset'))} --split {fit.get('split')}`): a σ head on the network's "
         f"own features (scale {c.point_scale:.3f}), the residual's correlation length ξ = {c.xi_A:.3f} Å, and "
         f"{c.samples} correlated draws of the graph's saddle values for σ_φ (scale {c.phi_scale:.3f}). "
         "Judged on data used neither for training nor for calibration:",
@@ -160,7 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--dataset", default="data/v1")
-    parser.add_argument("--splits", nargs="+", default=["test", "test_large", "crystal"])
+    parser.add_argument("--splits", nargs="+", default=["test", "test_large", "crystal"],
+                        help="splits of --dataset, or of another dataset as DATASET:NAME (data/v2:test)")
     parser.add_argument("--figures", type=Path, default=Path("docs/uncertainty"))
     parser.add_argument("--ood-every", type=int, default=10, help="every Nth test frame for the out-of-domain rows")
     parser.add_argument("--card", action="store_true", help="write the section into the model's MODEL_CARD.md")
@@ -170,7 +183,9 @@ def main() -> None:
     model = Predictor(args.model)
     if model.calibration is None:
         raise SystemExit(f"{args.model}: no calibration (geoelf calibrate first)")
-    docs = {split: evaluate_split(model, args.dataset, split) for split in args.splits}
+    from geoelf.data.dataset import split_spec
+
+    docs = {spec: evaluate_split(model, *split_spec(spec, args.dataset)) for spec in args.splits}
     ood = out_of_domain_rows(model, args.dataset, args.ood_every)
     args.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(docs, "points", args.figures / "reliability_points.png", "σ(x): grid points")

@@ -26,14 +26,12 @@ SCALE = 65535.0
 def pack(root: str | list[str], split: str, out: str, every: int = 1) -> None:
     """Write every ``every``-th sample of ``split`` of the dataset ``root`` (or of several, in their
     order, as a training config's ``data``) to ``out`` (.npz, zlib)."""
-    from geoelf.data.dataset import samples_of_split
+    from geoelf.data.dataset import samples_of_datasets
     from geoelf.data.sample import read_sample
 
     arrays: dict[str, np.ndarray] = {}
     metas = []
-    from geoelf.train.data import dataset_folders
-
-    paths = [path for folder in dataset_folders(root) for path in samples_of_split(folder, split)]
+    paths = [path for _, some in samples_of_datasets(root, split) for path in some]
     for k, path in enumerate(paths[::every]):
         field, meta = read_sample(path)
         q = np.rint(np.clip(field.data, 0.0, 1.0) * SCALE).astype(np.int32)

@@ -37,9 +37,11 @@ def split_dataset(split: str, dataset: str) -> tuple[str, str, str]:
     """(dataset folder, split name, the name its documents are kept under) of a split given as NAME
     (of ``dataset``) or DATASET:NAME; the kept name carries the dataset's folder name when it was given
     (``v2-test``), so the test splits of two datasets do not share a file."""
+    from geoelf.data.dataset import split_spec
+
     if "=" in split or ":" not in split:
         return dataset, split, split_files(split)[0]
-    folder, name = split.rsplit(":", 1)
+    folder, name = split_spec(split, dataset)
     return folder, name, f"{Path(folder).name}-{name}"
 
 

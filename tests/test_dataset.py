@@ -215,3 +215,30 @@ def test_training_joins_the_splits_of_several_datasets_and_refuses_one_that_give
     with pytest.raises(GeoelfError, match="split 'train' has no samples") as err:
         load_split([str(tmp_path / "a"), str(tmp_path / "b")], "train")
     assert str(tmp_path / "b") in str(err.value)
+
+
+def test_evaluate_joins_the_splits_of_repeated_datasets_and_names_one_that_gives_nothing(tmp_path, capsys):
+    """``geoelf evaluate --dataset A --dataset B --split val``: every validation sample of A, then of B
+    (as training joins them); a dataset whose split is empty: one line naming it, exit status 2."""
+    from geoelf.analysis.evaluate import references
+    from geoelf.cli.main import main
+    from geoelf.data.dataset import samples_of_split
+
+    fake_dataset(tmp_path / "a")
+    fake_dataset(tmp_path / "b", conditions=((1.2, 3000), (1.9, 800)), replicas=2)
+    for name in "ab":
+        assert main(["dataset", "split", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    expected = [str(p) for p in samples_of_split(a, "val") + samples_of_split(b, "val")]
+    assert [path for path, _, _ in references(dataset=[a, b], split="val")] == expected
+    assert main(["evaluate", "--dataset", a, "--dataset", b, "--split", "val", "--model", "promolecular",
+                 "--no-topology", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["path"] for f in doc["files"]] == expected
+    doc = json.loads((tmp_path / "b" / "splits.json").read_text())
+    doc["splits"]["val"] = []
+    (tmp_path / "b" / "splits.json").write_text(json.dumps(doc))
+    assert main(["evaluate", "--dataset", a, "--dataset", b, "--split", "val", "--model", "promolecular"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and b in err and "has no samples" in err

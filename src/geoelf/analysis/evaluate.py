@@ -7,7 +7,7 @@ pressure bin; and the provenance of the run (model, weights and config sha256, o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,15 @@ PHI_TOLERANCE = 0.02  # |Δφ_3D| counted as agreeing with DFT in the aggregate
 
 
 def references(
-    paths: Iterable[str] = (), dataset: str | None = None, split: str | None = None
+    paths: Iterable[str] = (), dataset: str | Sequence[str] | None = None, split: str | None = None
 ) -> Iterator[tuple[str, Field, dict[str, Any]]]:
-    """(path, DFT ELF field, sample metadata) of ELF files and of every sample of a dataset split."""
+    """(path, DFT ELF field, sample metadata) of ELF files and of every sample of a dataset split, or
+    of the splits of that name of several datasets in their order (default dataset: data/v1)."""
     paths = list(paths)
     if split:
-        from geoelf.data.dataset import samples_of_split
+        from geoelf.data.dataset import samples_of_datasets
 
-        paths += [str(p) for p in samples_of_split(dataset or "data/v1", split)]
+        paths += [str(p) for _, some in samples_of_datasets(dataset or "data/v1", split) for p in some]
     if not paths:
         raise GeoelfError("give reference files or --dataset DIR --split NAME")
     for path in paths:

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor(str(folder), precision="float32")  # the same fit on every machine
     refs = references(args.references, args.dataset, args.split)
     head, record = calibrate(predictor, refs, points_per_frame=args.points, draws=args.draws)
-    record["fitted_on"]["dataset"] = args.dataset
+    # one dataset as its folder (as calibrations have always recorded it), several as their list
+    record["fitted_on"]["dataset"] = args.dataset[0] if args.dataset and len(args.dataset) == 1 else args.dataset
     record["fitted_on"]["split"] = args.split
     path = save_calibration(folder, head, record)
     if args.json:

@@ -94,5 +94,9 @@ def add_reference_options(p: argparse.ArgumentParser, split_help: str) -> None:
         metavar="REFERENCE",
         help="DFT ELF files (cube, ELFCAR, XSF, .npz, .h5; .gz ok)",
     )
-    p.add_argument("--dataset", help="dataset folder (with --split)")
+    p.add_argument(
+        "--dataset",
+        action="append",
+        help="dataset folder (with --split); repeat it to join the splits of that name of several datasets",
+    )
     p.add_argument("--split", help=split_help)

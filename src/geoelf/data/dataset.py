@@ -10,7 +10,7 @@ import json
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,33 @@ def samples_of_split(root: str | Path, split: str) -> list[Path]:
             f"no split {split!r} (run 'geoelf dataset split' first; have: {', '.join(splits) or 'none'})", str(root)
         )
     return [Path(r["path"]) for r in index(root) if split_of(r, splits) == split]
+
+
+def split_spec(spec: str, dataset: str) -> tuple[str, str]:
+    """(dataset folder, split name) of a split given as NAME (of ``dataset``) or as DATASET:NAME
+    (``data/v2:test``), the way scripts that report on several datasets name their splits."""
+    if ":" not in spec:
+        return dataset, spec
+    folder, name = spec.rsplit(":", 1)
+    return folder, name
+
+
+def dataset_folders(data: str | Path | Sequence[str | Path]) -> list[str]:
+    """The dataset folders of a ``data`` setting or option: one folder, or a list of them."""
+    return [str(data)] if isinstance(data, str | Path) else [str(d) for d in data]
+
+
+def samples_of_datasets(data: str | Path | Sequence[str | Path], split: str) -> list[tuple[str, list[Path]]]:
+    """Each dataset folder of ``data`` (``dataset_folders``) with the samples of its split ``split``, in
+    order. A folder whose split is empty is an error: a dataset named for a split that gives nothing
+    is a mistake."""
+    out = []
+    for folder in dataset_folders(data):
+        paths = samples_of_split(folder, split)
+        if not paths:
+            raise GeoelfError(f"split {split!r} has no samples", folder)
+        out.append((folder, paths))
+    return out
 
 
 def export(paths: Iterable[Path], out_dir: str | Path, fmt: str = "cube") -> list[Path]:

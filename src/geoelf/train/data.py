@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase import Atoms
 
-from geoelf.errors import GeoelfError
-
 if TYPE_CHECKING:  # the one-shot's kernels load only for a model that reads its channels
     from geoelf.electronic.oneshot import OneShotSettings
 
@@ -50,24 +48,16 @@ class Item:
         return frac @ self.atoms.cell.array, self.elf.reshape(-1)[flat], channels
 
 
-def dataset_folders(data: str | list[str]) -> list[str]:
-    """The dataset folders of a training config's ``data``: one folder, or a list of them."""
-    return [data] if isinstance(data, str) else list(data)
-
-
 def load_split(root: str | list[str], split: str, electronic: OneShotSettings | None = None) -> list[Item]:
     """All samples of a split of a dataset, or of the splits of that name of several datasets in their
     order (each needs ``geoelf dataset split`` first); with ``electronic`` settings, with their one-shot
     channels (computed once and cached beside each dataset, ``cached_channels``). A dataset whose split is
     empty is an error: a folder listed for training that gives nothing is a mistake in the config."""
-    from geoelf.data.dataset import samples_of_split
+    from geoelf.data.dataset import samples_of_datasets
     from geoelf.data.sample import read_sample
 
     items = []
-    for folder in dataset_folders(root):
-        paths = samples_of_split(folder, split)
-        if not paths:
-            raise GeoelfError(f"split {split!r} has no samples", folder)
+    for folder, paths in samples_of_datasets(root, split):
         for path in paths:
             field, meta = read_sample(path)
             channels = None if electronic is None else cached_channels(folder, path, field.atoms, electronic)
