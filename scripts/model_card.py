@@ -8,6 +8,10 @@ A split is a name in the dataset's splits.json, DATASET:NAME for a split of anot
 (e.g. 'data/v2:test'), or NAME=GLOB[,GLOB...] over sample files
 (e.g. 'test=data/v1/fluid/h64_rs1.33_T2800_s111/*.h5').
 
+With ``--targets FILE`` (e.g. ``configs/dense-h-v2-targets.yaml``) the card opens with a table of
+the model's targets — each split's pooled R² and share of frames with φ_3D within 0.02, or the worst
+sampling condition's — against what was measured, and how many are met.
+
 Every figure in the card comes from an evaluate run whose exact command is printed beside it;
 the JSON documents are kept next to the card (``evaluation/<model>_<split>.json``) so the numbers
 can be checked without rerunning.
@@ -115,6 +119,44 @@ def file_rows(doc: dict) -> list[str]:
     return rows
 
 
+def target_rows(target: dict, doc: dict) -> list[tuple[str, str, str, bool]]:
+    """(what, target, measured, met) of one target on one split's document. ``target``: ``r2`` (pooled
+    R² at least) and ``phi_within`` (share of frames with φ_3D within 0.02 at least), each pooled or,
+    with ``every_condition``, for each sampling condition of the split (the worst one shown)."""
+    groups = doc.get("by_condition") if target.get("every_condition") else None
+    groups = groups if groups and len(groups) > 1 else {"pooled": doc["aggregate"]}
+    scope = "every condition" if len(groups) > 1 else "pooled"
+    rows = []
+    for key, label, fmt in (("r2", "R²", ".5f"), ("phi_within", "Δφ_3D within 0.02", ".0%")):
+        if key not in target:
+            continue
+        field = "r2" if key == "r2" else "phi_3d_within_0.02"
+        values = {name: g.get(field) for name, g in groups.items()}
+        if any(v is None for v in values.values()):  # a split evaluated without topology has no φ
+            rows.append((f"{label}, {scope}", f"≥ {target[key]:{fmt}}", "not measured", False))
+            continue
+        worst = min(values, key=lambda name: values[name])
+        shown = f"{values[worst]:{fmt}}" + (f" ({worst})" if len(groups) > 1 else "")
+        rows.append((f"{label}, {scope}", f"≥ {target[key]:{fmt}}", shown, values[worst] >= target[key]))
+    return rows
+
+
+def targets_section(targets: list[dict], docs: dict[str, dict]) -> list[str]:
+    """The card's table of targets: each split's targets against its evaluation (``docs``: the model's
+    document by split as given to --splits)."""
+    lines = ["## Targets", "", "| split | measure | target | measured | met |", "|---|---|---|---|---|"]
+    met = []
+    for target in targets:
+        doc = docs.get(target["split"])
+        if doc is None:
+            raise SystemExit(f"target on split {target['split']!r}, which --splits does not evaluate")
+        for what, goal, measured, ok in target_rows(target, doc):
+            lines.append(f"| `{target['split']}` | {what} | {goal} | {measured} | {'yes' if ok else '**no**'} |")
+            met.append(ok)
+    lines += ["", f"{sum(met)} of {len(met)} targets met.", ""]
+    return lines
+
+
 def kept_uncertainty_section(card: Path) -> list[str]:
     """The card's "## Uncertainty" section as `scripts/calibration_report.py --card` wrote it (kept when
     the rest of the card is rewritten; empty if there is none)."""
@@ -151,6 +193,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="the training run folder (checkpoint.json, config)")
     parser.add_argument("--status", default="")
     parser.add_argument("--notes", type=Path, help="markdown appended as 'Limits and notes'")
+    parser.add_argument("--targets", type=Path,
+                        help="YAML list of targets ({split, r2, phi_within, every_condition}), tabled after the training")
     parser.add_argument("--reuse-baselines", type=Path, metavar="EVALUATION_DIR",
                         help="take the baselines' documents from an earlier card's evaluation folder where present")
     parser.add_argument("--reuse-model", action="store_true",
@@ -176,6 +220,7 @@ def main() -> None:
               f"- Training domain: rs {dom.get('rs_range', ['?', '?'])[0]:.2f}–{dom.get('rs_range', ['?', '?'])[1]:.2f} bohr, "
               f"shortest H–H {dom.get('min_hh', float('nan')):.3f} Å; outside it `predict` warns and sets `out_of_domain`.", ""]
     lines += training_section(args.run)
+    split_lines, own_docs = [], {}
     for split in args.splits:
         topology = True
         docs = []
@@ -187,18 +232,24 @@ def main() -> None:
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
                 (out_dir / f"{label}_{kept_name}.json").write_text(json.dumps(doc, indent=1))
             docs.append((label, doc, cmd))
-        lines += [f"## Split `{split_name}`: `{pattern or split_folder}`", "",
-                  "| model | files | R² (pooled) | MAE | RMSE | max | W1 | Δφ_3D within 0.02 | CPs matched | s/file |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        lines += [metrics_row(label, doc) for label, doc, _ in docs]
-        lines += ["", "Commands:", ""] + [f"    {cmd}" for _, _, cmd in docs] + [""]
-        lines += [f"Per pressure bin ({name}):", "", "| bin (GPa) | files | R² | MAE | RMSE |", "|---|---|---|---|---|"]
-        lines += pressure_rows(docs[0][1]) + [""]
+        own_docs[split] = docs[0][1]
+        split_lines += [f"## Split `{split_name}`: `{pattern or split_folder}`", "",
+                        "| model | files | R² (pooled) | MAE | RMSE | max | W1 | Δφ_3D within 0.02 | CPs matched | s/file |",
+                        "|---|---|---|---|---|---|---|---|---|---|"]
+        split_lines += [metrics_row(label, doc) for label, doc, _ in docs]
+        split_lines += ["", "Commands:", ""] + [f"    {cmd}" for _, _, cmd in docs] + [""]
+        split_lines += [f"Per pressure bin ({name}):", "", "| bin (GPa) | files | R² | MAE | RMSE |", "|---|---|---|---|---|"]
+        split_lines += pressure_rows(docs[0][1]) + [""]
         if rows := condition_rows(docs[0][1]):
-            lines += [f"Per condition ({name}):", "", "| condition | files | R² | MAE | Δφ_3D within 0.02 |",
-                      "|---|---|---|---|---|"] + rows + [""]
-        lines += [f"Per file ({name}):", "", "| sample | R² | MAE | max | φ_3D DFT | φ_3D pred | Δφ_3D | CPs matched |",
-                  "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
+            split_lines += [f"Per condition ({name}):", "", "| condition | files | R² | MAE | Δφ_3D within 0.02 |",
+                            "|---|---|---|---|---|"] + rows + [""]
+        split_lines += [f"Per file ({name}):", "", "| sample | R² | MAE | max | φ_3D DFT | φ_3D pred | Δφ_3D | CPs matched |",
+                        "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
+    if args.targets:
+        import yaml
+
+        lines += targets_section(yaml.safe_load(args.targets.read_text()), own_docs)
+    lines += split_lines
     if args.notes:
         lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]
     (out_dir / "weights.sha256").write_text(weights_hash + "\n")  # which weights the documents were made with

@@ -46,7 +46,7 @@ case "${1:-}" in
     reuse=src/geoelf/models/dense-h-v1-ks/evaluation
     for m in "${MODELS[@]}"; do
       $PYTHON scripts/model_card.py "src/geoelf/models/$m" --dataset data/v1 --splits "${SPLITS[@]}" \
-        --notes "docs/model_notes/$m.md" --baseline dense-h-v1-ks --run "runs/$m" \
+        --notes "docs/model_notes/$m.md" --targets configs/dense-h-v2-targets.yaml --baseline dense-h-v1-ks --run "runs/$m" \
         --reuse-baselines "$reuse" ${REUSE_MODEL:+--reuse-model}
       reuse=src/geoelf/models/$m/evaluation
     done ;;
