@@ -146,3 +146,29 @@ def test_fuzzed_packages_load_or_give_the_package_error(sealed, tmp_path, data, 
         assert "\n" not in str(exc) and str(folder) in str(exc)
     else:
         assert reseal or (not changed and what not in ("truncate", "flip")), f"{what} {config} loaded"
+
+
+def test_models_describes_every_shipped_model_and_refuses_an_edited_one(sealed, tmp_path, capsys):
+    """``geoelf models``: one row per shipped model, the default starred, what each reads and its domain
+    as its config holds them; a package given by path likewise; a hand-edited one is the one-line error."""
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == package.builtin_models()
+    assert [r["name"] for r in rows if r["default"]] == [package.DEFAULT_MODEL]
+    for r in rows:
+        _, config = package.read_config(r["name"])
+        assert r["rs_range_bohr"] == config["domain"]["rs_range"] and r["weights_sha256"] == config["sha256"]["weights"]
+        electronic = bool(config["net"].get("electronic_channels"))
+        assert r["inputs"] == ("positions + one-shot Kohn–Sham channels" if electronic else "positions")
+        assert r["error_model"] == (package.resolve(r["name"]) / "uncertainty.json").exists()
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert f"{package.DEFAULT_MODEL} *" in text and "the default" in text
+    assert main(["models", str(sealed), "--json"]) == 0
+    (tiny,) = json.loads(capsys.readouterr().out)
+    assert tiny["name"] == "tiny" and not tiny["default"] and not tiny["error_model"] and tiny["inputs"] == "positions"
+    folder = copy_of(sealed, tmp_path / "edited")
+    edit_config(folder, lambda c: {**c, "net": {**c["net"], "cutoff_probe": 3.0}})
+    assert main(["models", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"geoelf: error: {folder}") and "sha256.config does not match" in err

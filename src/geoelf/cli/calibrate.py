@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from geoelf.cli.common import add_reference_options
+from geoelf.model.package import DEFAULT_MODEL
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reference_options(p, "fit on every sample of this split (the validation split, never the test)")
-    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1-ks)")
+    p.add_argument("--model", help=f"model package folder or shipped name (default: {DEFAULT_MODEL})")
     p.add_argument(
         "-o",
         "--output",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from geoelf.cli.common import elf_value, positive_float, positive_int
+from geoelf.model.package import DEFAULT_MODEL
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="STRUCTURE",
         help="any file ASE reads (extxyz, POSCAR, cif, QE, LAMMPS dump ...)",
     )
-    p.add_argument("--model", help="model package folder or shipped name (default: dense-h-v1-ks)")
+    p.add_argument("--model", help=f"model package folder or shipped name (default: {DEFAULT_MODEL})")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N", help="grid points along a, b, c")
     grid.add_argument("--spacing", type=positive_float, metavar="Å", help="largest grid spacing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from geoelf.cli.common import elf_value, positive_float, positive_int
+from geoelf.model.package import DEFAULT_MODEL
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="trajectory files (extxyz, ASE .traj, LAMMPS dump, XDATCAR ...), folders, ASE .db",
     )
     p.add_argument("-o", "--output", required=True, help="results table (.parquet, or .csv)")
-    p.add_argument("--model", help="model package, shipped name, or 'promolecular' (default: dense-h-v1-ks)")
+    p.add_argument("--model", help=f"model package, shipped name, or 'promolecular' (default: {DEFAULT_MODEL})")
     grid = p.add_mutually_exclusive_group()
     grid.add_argument("--grid", type=positive_int, nargs=3, metavar="N")
     grid.add_argument("--spacing", type=positive_float, metavar="Å")
