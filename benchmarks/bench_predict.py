@@ -82,7 +82,7 @@ def main() -> None:
 
 def _report(args) -> None:
     from geoelf.dft.elf import compute_elf
-    from geoelf.model.predict import dft_grid
+    from geoelf.model.grids import dft_grid
 
     print(f"{'model':>14s} {'atoms':>6s} {'grid':>10s} {'net s/frame':>12s} {'runs (range)':>14s} {'whole process s':>16s} "
           f"{'DFT s':>8s} {'DFT/net':>8s} {'µs/point':>9s}", flush=True)

@@ -53,7 +53,7 @@ def out_of_domain_rows(model, dataset: str, every: int) -> list[dict]:
     and of an H2 cell."""
     from geoelf.data.dataset import samples_of_split
     from geoelf.data.sample import read_sample
-    from geoelf.model.predict import dft_grid
+    from geoelf.model.grids import dft_grid
     from geoelf.topology.network import analyse
     from geoelf.topology.uncertainty import frame_sigma
 

@@ -155,7 +155,7 @@ def test_the_one_shot_calculation_counts_in_the_memory_check(capsys, tmp_path):
 
     from geoelf.dft.md import random_molecular_start
     from geoelf.electronic.oneshot import memory_bytes
-    from geoelf.model.predict import grid_shape
+    from geoelf.model.grids import grid_shape
 
     atoms = random_molecular_start(2000, 1.45, seed=1)
     write_structure(tmp_path / "big.extxyz", atoms)

@@ -17,7 +17,8 @@ from geoelf.errors import GeoelfError
 from geoelf.model import package
 from geoelf.model.batch import make_batch
 from geoelf.model.network import NetConfig, ProbeNet
-from geoelf.model.predict import TASK_POINTS, Predictor, dft_grid, plane_ranges, task_size
+from geoelf.model.grids import dft_grid
+from geoelf.model.predict import TASK_POINTS, Predictor, plane_ranges, task_size
 from geoelf.train.data import Item
 
 CFG = NetConfig(features=12, vector_features=6, rbf=8, layers=2, cutoff_atom=3.0, cutoff_probe=2.0, hidden=16)
@@ -544,7 +545,7 @@ def test_a_slow_first_kernel_call_says_it_is_compiling(net, tmp_path, caplog, mo
 def test_a_bfloat16_head_stays_within_its_rounding_and_is_recorded(tmp_path, monkeypatch):
     """The bfloat16 head (the default where the CPU has native bfloat16) against float32 on the same
     grid: differences of the order of bfloat16's rounding (8 bits), and the precision in the provenance."""
-    from geoelf.model.predict import head_precision
+    from geoelf.model.precision import head_precision
 
     torch.manual_seed(0)
     net = ProbeNet(TENSOR)

@@ -21,8 +21,8 @@ from ase.io import write as write_structure
 from conftest import package_extra
 from geoelf.cli.main import main
 from geoelf.model import package
+from geoelf.model.grids import dft_grid
 from geoelf.model.network import NetConfig, ProbeNet
-from geoelf.model.predict import dft_grid
 from geoelf.screen.runner import ScreenOptions, screen
 
 N_FRAMES = 200

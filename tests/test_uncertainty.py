@@ -216,7 +216,8 @@ def test_the_shipped_error_bars_grow_out_of_domain(model):
     from ase.io import read
 
     import geoelf
-    from geoelf.model.predict import Predictor, dft_grid
+    from geoelf.model.grids import dft_grid
+    from geoelf.model.predict import Predictor
     from geoelf.units import volume_per_atom, wigner_seitz_rs
 
     pred = Predictor(model)

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     from geoelf.cli.common import fmt, print_json
     from geoelf.model.baselines import get_model
-    from geoelf.model.predict import describe, grid_shape
+    from geoelf.model.grids import grid_shape
+    from geoelf.model.predict import describe
     from geoelf.provenance import file_sha256, run_provenance
 
     log = logging.getLogger("geoelf.predict")

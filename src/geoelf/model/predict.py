@@ -18,18 +18,18 @@ from ase import Atoms
 
 from geoelf.errors import GeoelfError
 from geoelf.field import Field, check_cell
-from geoelf.units import BOHR, wigner_seitz_rs
+from geoelf.model.grids import dft_grid, grid_shape  # noqa: F401 — the public API's names, with Predictor
+from geoelf.model.precision import head_precision
+from geoelf.units import wigner_seitz_rs
 
 if TYPE_CHECKING:
     from geoelf.electronic.features import ChannelGrid
 
 log = logging.getLogger(__name__)
-_FFT_FACTORS = (2, 3, 5)
 # the tolerances of the domain check beyond the training ranges: rs in bohr, the shortest H–H distance in Å
 RS_TOLERANCE = 0.03
 HH_TOLERANCE = 0.02
 COINCIDENT_A = 0.01  # Å: two atoms closer than this are one atom given twice
-MAX_GRID_COUNT = 100_000  # points along one lattice vector: far beyond any memory, refused before arithmetic
 # A frame's grid planes are computed in tasks (``task_size``): one a thread alone, so the kernel's
 # radial table stays in cache from plane to plane (the head between two tasks evicts some of it: a
 # 64-atom frame on one thread in tasks of 3 planes, 0.19 → 0.20 s), and TASKS_PER_THREAD a thread with
@@ -39,58 +39,6 @@ TASKS_PER_THREAD = 4
 # grid points of all threads' tasks at once, which bounds the kernel's output buffers (2,000 atoms on
 # 200³: 0.65 GB at the peak)
 TASK_POINTS = 150_000
-
-
-def good_fft_size(n: int) -> int:
-    """Smallest m ≥ n whose prime factors are 2, 3 and 5 (as QE chooses FFT grids)."""
-    m = max(1, n)
-    while True:
-        k = m
-        for p in _FFT_FACTORS:
-            while k % p == 0:
-                k //= p
-        if k == 1:
-            return m
-        m += 1
-
-
-def dft_grid(cell: np.ndarray, ecutwfc_ry: float = 60.0) -> tuple[int, int, int]:
-    """The FFT grid pw.x uses for a cell at protocol cutoff (ecutrho = 4 ecutwfc), so predictions
-    land on exactly the points of a DFT reference."""
-    gmax = math.sqrt(4.0 * ecutwfc_ry)  # bohr⁻¹
-    lengths = np.linalg.norm(cell, axis=1) / BOHR
-    return tuple(good_fft_size(2 * int(gmax * a / (2 * math.pi)) + 1) for a in lengths)  # type: ignore[return-value]
-
-
-def grid_for_spacing(cell: np.ndarray, spacing: float) -> tuple[int, int, int]:
-    """Grid counts whose spacing along each lattice vector is at most ``spacing`` Å."""
-    ratios = np.linalg.norm(cell, axis=1) / spacing
-    if not np.all(np.isfinite(ratios)) or ratios.max() > MAX_GRID_COUNT:
-        raise GeoelfError(f"--spacing {spacing:g} Å gives more than {MAX_GRID_COUNT} points along a lattice vector")
-    return tuple(max(2, math.ceil(float(r))) for r in ratios)  # type: ignore[return-value]
-
-
-def grid_shape(
-    cell: np.ndarray,
-    grid: tuple[int, int, int] | None = None,
-    spacing: float | None = None,
-    source: str | None = None,
-    topology: bool = True,
-    max_memory_gb: float | None = None,
-    model_bytes: int = 0,
-) -> tuple[int, int, int]:
-    """The grid a prediction uses: ``grid`` if given, else the spacing's, else the DFT grid of the cell;
-    refused (GeoelfError) when its estimated memory, with the model's own ``model_bytes`` for this
-    structure (``Predictor.structure_bytes``), exceeds what the machine, or ``max_memory_gb``, allows."""
-    from geoelf.resources import prediction_bytes, require_memory
-
-    check_cell(cell, source)
-    shape = tuple(grid) if grid else grid_for_spacing(cell, spacing) if spacing else dft_grid(cell)
-    what = f"a {'×'.join(map(str, shape))} grid" + (" with the one-shot calculation" if model_bytes else "")
-    grid_bytes = prediction_bytes(math.prod(shape), topology)
-    advice = "use a coarser grid" if grid_bytes >= model_bytes else "use --model dense-h-v1 (no one-shot calculation)"
-    require_memory(grid_bytes + model_bytes, what, source, max_memory_gb, advice)
-    return shape  # type: ignore[return-value]
 
 
 def check_structure(atoms: Atoms, species: set[int], model: str, source: str | None = None) -> None:
@@ -146,33 +94,6 @@ def describe(result: Prediction, isovalue: float = 0.7, calibration: Any = None)
         c = calibration
         sigma = frame_sigma(an, result.sigma, c.xi_A, c.samples, c.phi_scale)
     return {**frame_descriptors(result.field, isovalue, an), **sigma}, an
-
-
-HEAD_PRECISIONS = ("auto", "bfloat16", "float32")
-# The head in bfloat16, measured on dataset v1's validation split against float32
-# (scripts/head_precision.py): pooled R² −3e-6, MAE +7e-6, the same frames with φ_3D within 0.02 of
-# DFT, mean |Δφ_3D| between the two 0.0004 (at most 0.011, under the calibrated σ_φ); 6–11 % faster a
-# frame. Only where the CPU has native bfloat16 (AVX512-BF16, AMX): elsewhere it is emulated and slower.
-HEAD_PRECISION_VARIABLE = "GEOELF_HEAD_PRECISION"
-
-
-def head_precision(asked: str | None = None) -> str:
-    """The precision of the ELF head: ``asked``, else $GEOELF_HEAD_PRECISION, else "auto"; "auto" is
-    bfloat16 where the CPU computes it natively, float32 elsewhere."""
-    import os
-
-    choice = asked or os.environ.get(HEAD_PRECISION_VARIABLE) or "auto"
-    if choice not in HEAD_PRECISIONS:
-        raise GeoelfError(f"head precision must be one of {', '.join(HEAD_PRECISIONS)}, not {choice!r}")
-    if choice != "auto":
-        return choice
-    import torch
-
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = False
-    return "bfloat16" if native else "float32"
 
 
 def task_size(shape: tuple[int, int, int], workers: int) -> int:

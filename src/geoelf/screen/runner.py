@@ -121,7 +121,8 @@ def analyse_frame(source: str, frame: int, atoms, opts: ScreenOptions) -> dict[s
     """One output row: prediction, network descriptors, counts, density, pressure, timings."""
     import resource
 
-    from geoelf.model.predict import describe, grid_shape
+    from geoelf.model.grids import grid_shape
+    from geoelf.model.predict import describe
 
     t0 = time.perf_counter()
     pred = get_model(opts.model, opts.threads)
@@ -293,7 +294,7 @@ def _check_grids(frames: list[tuple[str, str, int, Any]], opts: ScreenOptions) -
     """Refuse the run before any work when one frame's grid cannot fit in memory (the largest cell
     of each input is the one to check)."""
     from geoelf.field import check_cell
-    from geoelf.model.predict import grid_shape
+    from geoelf.model.grids import grid_shape
 
     largest: dict[str, tuple[float, Any]] = {}
     for source, _, _, atoms in frames:
