@@ -18,14 +18,17 @@ Two-phase cells (phase "two-phase"), 128–192 atoms:
 Where the two halves meet, atoms closer than 0.65 Å across the interface are moved apart by widening
 the cell along the stacking axis (at most 0.4 Å). MD segments go to ``data/v2/md/<name>/`` and
 labels to ``data/v2/heterogeneous/<name>/``; every step skips what is on disk, and the script waits
-between steps while ``--pause-file`` exists.
+between steps while ``--pause-file`` exists. Several copies can run side by side: each cell is
+claimed by the copy that starts it and skipped by the others (``geoelf.dft.claims``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,7 @@ from generate_solids_v2 import generation_args, repeats
 
 from geoelf.data.dataset import load_splits
 from geoelf.data.sample import read_sample
+from geoelf.dft.claims import claimed
 from geoelf.dft.elf import label_batch
 from geoelf.dft.md import Trajectory, run_md, snapshot_items, wait_while_paused
 from geoelf.dft.profile import Profile
@@ -147,9 +151,11 @@ def v1_training_frame(rs: float, temperature: int) -> Atoms:
     return read_sample(sorted((V1_FLUID / name).glob("*.h5"))[0])[0].atoms
 
 
-def plan(profile: Profile | None, dry: bool) -> list[tuple[str, Atoms, float, str]]:
-    """(name, start structure, temperature K, phase) of every heterogeneous cell that can be built now."""
-    items = []
+def plan(profile: Profile | None, dry: bool) -> list[tuple[str, Callable[[], Atoms], float, str]]:
+    """(name, builder of its start structure, temperature K, phase) of every heterogeneous cell that
+    can be built now. A solid | fluid cell's builder melts its crystal first (MD), so a cell is only
+    built by the generator that runs it."""
+    items: list[tuple[str, Callable[[], Atoms], float, str]] = []
     for crystal, defect_t, two_phase_t in CRYSTALS:
         path = ROOT / "solid_structures" / f"{crystal}.extxyz"
         if not path.exists():
@@ -157,56 +163,74 @@ def plan(profile: Profile | None, dry: bool) -> list[tuple[str, Atoms, float, st
             continue
         cell = read(path)
         supercell = cell.repeat(repeats(cell.cell.array, len(cell)))
-        items.append((f"{crystal}_vacancy", vacancy(supercell), defect_t, "defect"))
-        items.append(
-            (f"{crystal}_interstitial", interstitial(supercell, zlib.crc32(crystal.encode())), defect_t, "defect")
-        )
+        seed = zlib.crc32(crystal.encode())
+        items.append((f"{crystal}_vacancy", functools.partial(vacancy, supercell), defect_t, "defect"))
+        items.append((f"{crystal}_interstitial", functools.partial(interstitial, supercell, seed), defect_t, "defect"))
         if two_phase_t:
             half = cell.repeat(repeats(cell.cell.array, len(cell), 60))
-            axis = longest_axis(half.cell.array)
-            items.append(
-                (
-                    f"{crystal}_solid-fluid",
-                    stacked(half, melted(crystal, half, profile, dry), axis),
-                    two_phase_t,
-                    "two-phase",
-                )
-            )
+            build = functools.partial(solid_beside_fluid, crystal, half, profile, dry)
+            items.append((f"{crystal}_solid-fluid", build, two_phase_t, "two-phase"))
     for rs in FLUID_PAIRS:
-        molecular, atomic = v1_training_frame(rs, 1200), v1_training_frame(rs, 2800)
-        items.append((f"h128_rs{rs:.2f}_molecular-atomic", stacked(molecular, atomic, 0), 2000, "two-phase"))
+        items.append(
+            (f"h128_rs{rs:.2f}_molecular-atomic", functools.partial(molecular_beside_atomic, rs), 2000, "two-phase")
+        )
     return items
+
+
+def solid_beside_fluid(crystal: str, half: Atoms, profile: Profile | None, dry: bool) -> Atoms:
+    """The crystal's supercell ``half`` beside itself melted, stacked along its longest axis."""
+    return stacked(half, melted(crystal, half, profile, dry), longest_axis(half.cell.array))
+
+
+def molecular_beside_atomic(rs: float) -> Atoms:
+    """v1's molecular (1200 K) and partly atomic (2800 K) fluid at ``rs`` bohr, stacked along a."""
+    return stacked(v1_training_frame(rs, 1200), v1_training_frame(rs, 2800), 0)
 
 
 def main() -> None:
     args = generation_args("build the start structures, print them and stop")
     profile = None if args.dry_run else Profile.load()
-    for name, start, temperature, phase in plan(profile, args.dry_run):
+    for name, build, temperature, phase in plan(profile, args.dry_run):
         if args.only and args.only not in name:
             continue
-        rs = wigner_seitz_rs(start.get_volume(), len(start))
-        closest = shortest_distance(start, 2.0)
-        print(
-            f"{name:36s} {len(start):4d} atoms, rs {rs:.3f} bohr, shortest H–H {closest:.2f} Å, {temperature} K", phase
-        )
         if args.dry_run:
+            describe(name, build(), temperature, phase)
             continue
-        for count in range(1, SNAPSHOTS + 1):
-            wait_while_paused(args.pause_file)
-            run_md(
-                ROOT / "md" / name,
-                len(start),
-                rs,
-                temperature,
-                count,
-                equilibration=120 if phase == "two-phase" else 180,
-                seed=zlib.crc32(name.encode()) % 10_000,
-                profile=profile,
-                progress=False,
-                start=start,
-                phase=phase,
-            )
-            label_batch(snapshot_items(ROOT / "md" / name), ROOT / "heterogeneous" / name, profile, progress=False)
+        wait_while_paused(args.pause_file)
+        with claimed(ROOT / "md" / name) as mine:
+            if mine:
+                run_cell(name, build(), temperature, phase, profile, args.pause_file)
+            else:
+                logging.info("%s: another generator is running it, skipped", name)
+
+
+def describe(name: str, start: Atoms, temperature: float, phase: str) -> None:
+    """One line of the plan: the cell's size, density, shortest H–H distance and temperature."""
+    rs = wigner_seitz_rs(start.get_volume(), len(start))
+    closest = shortest_distance(start, 2.0)
+    print(f"{name:36s} {len(start):4d} atoms, rs {rs:.3f} bohr, shortest H–H {closest:.2f} Å, {temperature} K", phase)
+
+
+def run_cell(name: str, start: Atoms, temperature: float, phase: str, profile: Profile, pause_file: Path) -> None:
+    """Run the MD of one heterogeneous cell from ``start`` and label its snapshots as they come."""
+    describe(name, start, temperature, phase)
+    rs = wigner_seitz_rs(start.get_volume(), len(start))
+    for count in range(1, SNAPSHOTS + 1):
+        wait_while_paused(pause_file)
+        run_md(
+            ROOT / "md" / name,
+            len(start),
+            rs,
+            temperature,
+            count,
+            equilibration=120 if phase == "two-phase" else 180,
+            seed=zlib.crc32(name.encode()) % 10_000,
+            profile=profile,
+            progress=False,
+            start=start,
+            phase=phase,
+        )
+        label_batch(snapshot_items(ROOT / "md" / name), ROOT / "heterogeneous" / name, profile, progress=False)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ to at least ``MIN_ATOMS`` atoms and run through Born–Oppenheimer MD at each of
 (`geoelf dft md --start`), and the snapshots after equilibration are labelled into
 ``data/v2/solid/<name>_T<T>/``. None of the pressures repeats a structure of dataset v1's crystal
 split, which stays held out. Every step skips what is on disk, and the script waits between steps
-while ``--pause-file`` exists.
+while ``--pause-file`` exists. Several copies can run side by side: each structure is claimed by the
+copy that starts it and skipped by the others (``geoelf.dft.claims``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ase.spacegroup import crystal
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_crystals_v1 import cmca4, hcp_molecular, i41amd, pa3, random_cell
 
+from geoelf.dft.claims import claimed
 from geoelf.dft.elf import label_batch
 from geoelf.dft.md import run_md, snapshot_items, wait_while_paused
 from geoelf.dft.profile import Profile
@@ -122,27 +124,38 @@ def main() -> None:
     profile = Profile.load()
     for name, start, pressure, temperatures in items:
         wait_while_paused(args.pause_file)
-        cell = relaxed(name, start, pressure, profile)
-        supercell = cell.repeat(repeats(cell.cell.array, len(cell)))
-        rs = wigner_seitz_rs(supercell.get_volume(), len(supercell))
-        for temperature in temperatures:
-            run = f"{name}_T{temperature}"
-            for count in range(1, SNAPSHOTS + 1):
-                wait_while_paused(args.pause_file)
-                run_md(
-                    ROOT / "md" / run,
-                    len(supercell),
-                    rs,
-                    temperature,
-                    count,
-                    equilibration=EQUILIBRATION,
-                    seed=zlib.crc32(run.encode()) % 10_000,
-                    profile=profile,
-                    progress=False,
-                    start=supercell,
-                    phase="solid",
-                )
-                label_batch(snapshot_items(ROOT / "md" / run), ROOT / "solid" / run, profile, progress=False)
+        with claimed(ROOT / "solid_structures" / name) as mine:
+            if mine:
+                run_solid(name, start, pressure, temperatures, profile, args.pause_file)
+            else:
+                logging.info("%s: another generator is running it, skipped", name)
+
+
+def run_solid(
+    name: str, start: Atoms, pressure: float, temperatures: tuple[int, ...], profile: Profile, pause_file: Path
+) -> None:
+    """Relax one solid (once) and run and label its thermal snapshots at each temperature."""
+    cell = relaxed(name, start, pressure, profile)
+    supercell = cell.repeat(repeats(cell.cell.array, len(cell)))
+    rs = wigner_seitz_rs(supercell.get_volume(), len(supercell))
+    for temperature in temperatures:
+        run = f"{name}_T{temperature}"
+        for count in range(1, SNAPSHOTS + 1):
+            wait_while_paused(pause_file)
+            run_md(
+                ROOT / "md" / run,
+                len(supercell),
+                rs,
+                temperature,
+                count,
+                equilibration=EQUILIBRATION,
+                seed=zlib.crc32(run.encode()) % 10_000,
+                profile=profile,
+                progress=False,
+                start=supercell,
+                phase="solid",
+            )
+            label_batch(snapshot_items(ROOT / "md" / run), ROOT / "solid" / run, profile, progress=False)
 
 
 if __name__ == "__main__":

@@ -248,3 +248,81 @@ def test_md_from_a_given_structure_keeps_its_cell_and_records_it(tmp_path):
     write_structure(start, moved, format="extxyz")
     again = subprocess.run(geoelf_cmd(*args), capture_output=True, text=True)
     assert again.returncode == 2 and "other settings (start_sha256)" in again.stderr
+
+
+HOLD_CLAIMS = """
+import json, sys
+from geoelf.dft.claims import try_claim
+got = [item for item in sys.argv[1:] if try_claim(item)]
+print(json.dumps(got), flush=True)
+sys.stdin.read()  # hold them until the test closes stdin (or kills this process)
+"""
+
+
+def _holding(*items: Path) -> subprocess.Popen:
+    """A second process that claims ``items`` and holds what it got; its first stdout line lists them."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD_CLAIMS, *map(str, items)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_a_claim_belongs_to_one_live_process_until_it_is_gone(tmp_path):
+    import json
+
+    from geoelf.dft.claims import _release_all, claim_path, claimed, holder, release, try_claim
+
+    item = tmp_path / "md" / "h64_rs1.40_T1000_s1"
+    other = _holding(item)
+    assert json.loads(other.stdout.readline()) == [str(item)]
+    assert holder(item) == other.pid and not try_claim(item)
+    with claimed(item) as mine:
+        assert not mine
+    other.kill()  # no release: the claim file stays behind, stale
+    other.wait()
+    assert claim_path(item).exists() and holder(item) is None
+    assert try_claim(item) and holder(item) == os.getpid()
+    assert try_claim(item)  # re-entrant: the generator's claim covers its own MD runs
+    release(item)
+    assert holder(item) == os.getpid()
+    release(item)
+    assert not claim_path(item).exists()
+    # a claim written on another boot, or by an earlier process whose pid a live one now has, is stale
+    claim_path(item).write_text(json.dumps({"boot": "another-boot", "pid": os.getpid(), "started": ""}))
+    assert holder(item) is None
+    claim_path(item).write_text(json.dumps({"boot": _boot(), "pid": os.getpid(), "started": "1"}))
+    assert holder(item) is None
+    with claimed(item) as mine:
+        assert mine and holder(item) == os.getpid()
+        child = os.fork()  # a forked child (a worker pool, say) holds none of its parent's claims
+        if child == 0:
+            release(item)
+            _release_all()  # what the child's exit runs
+            os._exit(0 if holder(item) == os.getppid() and not try_claim(item) else 1)
+        assert os.waitpid(child, 0)[1] == 0 and holder(item) == os.getpid()
+    assert not claim_path(item).exists()
+
+
+def _boot() -> str:
+    from geoelf.dft.claims import BOOT_ID
+
+    return BOOT_ID.read_text().strip() if BOOT_ID.exists() else ""
+
+
+def test_generators_side_by_side_share_out_a_plan_and_never_run_one_trajectory_twice(tmp_path):
+    import json
+
+    from geoelf.dft.md import run_md, sample_and_label
+
+    items = [tmp_path / "md" / f"traj{k}" for k in range(40)]
+    first, second = _holding(*items), _holding(*items)
+    got = [set(json.loads(p.stdout.readline())) for p in (first, second)]
+    assert not got[0] & got[1] and got[0] | got[1] == {str(i) for i in items}
+    held = Path(next(iter(got[0] or got[1])))
+    with pytest.raises(GeoelfError, match="being run by another process"):
+        run_md(held, 64, 1.4, 1000, 1)
+    run = {"name": held.name, "natoms": 64, "rs": 1.4, "temperature_k": 1000, "seed": 1}
+    sample_and_label(tmp_path, run, 1, Profile(), None)  # skipped: nothing written, no pw.x
+    assert not held.exists() and not (tmp_path / "fluid").exists()
+    for p in (first, second):
+        p.communicate("")
+    assert not list((tmp_path / "md").glob("*.claim"))

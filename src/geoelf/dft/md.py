@@ -147,39 +147,47 @@ def run_md(
 
     It starts from random H2 molecules at density ``rs`` (bohr), or from ``start`` (a relaxed
     crystal, say: its atoms and cell; ``natoms`` and ``rs`` must then be its own). ``phase`` is
-    stored with every snapshot ("fluid", or "solid" for thermal snapshots of a crystal)."""
+    stored with every snapshot ("fluid", or "solid" for thermal snapshots of a crystal). A trajectory
+    that another live process is running is refused (``geoelf.dft.claims``)."""
     from tqdm import tqdm
 
-    profile = profile or Profile.load()
-    settings = settings or MdSettings()
-    traj = Trajectory(folder)
-    n_eq = math.ceil(equilibration / interval)
-    name = Path(folder).name
-    cfg = traj.init(
-        {
-            "natoms": natoms,
-            "rs": rs,
-            "temperature_k": temperature_k,
-            "seed": seed,
-            "interval": interval,
-            "equilibration_segments": n_eq,
-            "trajectory": name,
-            "settings": settings.__dict__,
-            "phase": phase,
-            "start_sha256": None if start is None else structure_sha256(start),
-        }
-    )
-    total = n_eq + snapshots
-    first = len(traj.done())
-    if start is not None and len(start) != natoms:
-        raise GeoelfError(f"the start structure has {len(start)} atoms, not {natoms}")
-    atoms = traj.last_atoms() or (start.copy() if start is not None else random_molecular_start(natoms, rs, seed))
-    bar = tqdm(total=total, initial=min(first, total), desc=f"md {name}", unit="seg", disable=not progress)
-    for index in range(first, total):
-        atoms = _segment(atoms, index, traj, cfg, settings, profile)
-        bar.update(1)
-    bar.close()
-    return traj.snapshots()
+    from geoelf.dft.claims import holder, release, try_claim
+
+    if not try_claim(folder):
+        raise GeoelfError(f"the trajectory is being run by another process (pid {holder(folder)})", str(folder))
+    try:
+        profile = profile or Profile.load()
+        settings = settings or MdSettings()
+        traj = Trajectory(folder)
+        n_eq = math.ceil(equilibration / interval)
+        name = Path(folder).name
+        cfg = traj.init(
+            {
+                "natoms": natoms,
+                "rs": rs,
+                "temperature_k": temperature_k,
+                "seed": seed,
+                "interval": interval,
+                "equilibration_segments": n_eq,
+                "trajectory": name,
+                "settings": settings.__dict__,
+                "phase": phase,
+                "start_sha256": None if start is None else structure_sha256(start),
+            }
+        )
+        total = n_eq + snapshots
+        first = len(traj.done())
+        if start is not None and len(start) != natoms:
+            raise GeoelfError(f"the start structure has {len(start)} atoms, not {natoms}")
+        atoms = traj.last_atoms() or (start.copy() if start is not None else random_molecular_start(natoms, rs, seed))
+        bar = tqdm(total=total, initial=min(first, total), desc=f"md {name}", unit="seg", disable=not progress)
+        for index in range(first, total):
+            atoms = _segment(atoms, index, traj, cfg, settings, profile)
+            bar.update(1)
+        bar.close()
+        return traj.snapshots()
+    finally:
+        release(folder)
 
 
 def _segment(atoms: Atoms, index: int, traj: Trajectory, cfg: dict, settings: MdSettings, profile: Profile) -> Atoms:
@@ -247,7 +255,22 @@ def sample_and_label(
     """Extend the MD trajectory ``run`` (name, natoms, rs, temperature_k, seed) under ``root/md`` one
     snapshot at a time up to ``snapshots``, labelling each new snapshot into ``root/fluid`` as soon
     as it exists. Resumable: finished segments and samples are kept; extending one snapshot at a
-    time gives the same segments as one long call."""
+    time gives the same segments as one long call. A run that another generator holds is skipped,
+    so several generators can work through one plan (``geoelf.dft.claims``)."""
+    from geoelf.dft.claims import claimed
+
+    md_dir = root / "md" / run["name"]
+    with claimed(md_dir) as mine:
+        if not mine:
+            log.info("%s: another generator is running it, skipped", run["name"])
+            return
+        _extend_and_label(root, run, snapshots, profile, pause_file)
+
+
+def _extend_and_label(
+    root: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None
+) -> None:
+    """``sample_and_label``'s work on a run this process holds."""
     from geoelf.dft.elf import label_batch
 
     md_dir = root / "md" / run["name"]
