@@ -22,6 +22,7 @@ import argparse
 import logging
 import math
 import os
+import shutil
 import sys
 import zlib
 from pathlib import Path
@@ -89,11 +90,13 @@ def relaxed(name: str, start: Atoms, pressure: float, profile: Profile) -> Atoms
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         logging.info("relaxing %s (%d atoms) at %.0f GPa", name, len(start), pressure)
-        out, facts = relax(start, pressure, fmax=0.02, max_steps=120, profile=profile)
+        checkpoint = ROOT / "md" / f"{name}_relax"  # a killed relaxation continues from here
+        out, facts = relax(start, pressure, fmax=0.02, max_steps=120, profile=profile, checkpoint=checkpoint)
         out.info.update({"phase": "solid", "structure_name": name})
         tmp = path.with_suffix(".tmp")
         write(tmp, out, format="extxyz")
         os.replace(tmp, path)
+        shutil.rmtree(checkpoint)
         logging.info("%s: %s", name, facts)
     return read(path)
 

@@ -326,3 +326,33 @@ def test_generators_side_by_side_share_out_a_plan_and_never_run_one_trajectory_t
     for p in (first, second):
         p.communicate("")
     assert not list((tmp_path / "md").glob("*.claim"))
+
+
+def test_a_relaxation_killed_part_way_continues_as_if_never_stopped(tmp_path):
+    """The optimiser alone, on a Lennard-Jones crystal (the protocol SCF has its own test above): a
+    relaxation stopped after 6 steps and resumed from its checkpoint takes the same path as one run
+    straight through, because the geometry and the BFGS Hessian are both kept."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+    from ase.io import read as read_frames
+
+    from geoelf.dft.relax import relax
+
+    start = bulk("H", "fcc", a=2.2).repeat((2, 1, 1))
+    start.rattle(0.05, seed=1)
+
+    def lj() -> LennardJones:
+        return LennardJones(sigma=1.6, epsilon=0.05, rc=4.0, smooth=True)
+
+    straight, facts = relax(start, 5.0, fmax=0.005, max_steps=200, calculator=lj())
+    stopped, part = relax(start, 5.0, fmax=0.005, max_steps=6, calculator=lj(), checkpoint=tmp_path / "ck")
+    assert not part["converged"] and part["steps"] == 6
+    resumed, rest = relax(start, 5.0, fmax=0.005, max_steps=200, calculator=lj(), checkpoint=tmp_path / "ck")
+    assert facts["converged"] and rest["converged"] and rest["steps"] == facts["steps"] > 6
+    assert np.abs(resumed.positions - straight.positions).max() < 1e-6
+    assert np.abs(resumed.cell.array - straight.cell.array).max() < 1e-6
+    assert len(read_frames(tmp_path / "ck" / "geometries.extxyz", index=":")) == facts["steps"] + 1
+    # an optimiser state cut short by a kill is dropped: BFGS starts afresh from the last geometry
+    (tmp_path / "ck" / "optimiser.json").write_text('{"1": [[0.1, ')
+    again, more = relax(start, 5.0, fmax=0.002, max_steps=200, calculator=lj(), checkpoint=tmp_path / "ck")
+    assert more["converged"] and more["fmax_ev_a"] < 0.002

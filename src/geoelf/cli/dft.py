@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("-o", "--output", required=True, help="relaxed structure (extxyz, cif, POSCAR ...)")
     r.add_argument("--fmax", type=float, default=0.02, help="eV/Å")
     r.add_argument("--steps", type=int, default=100)
+    r.add_argument(
+        "--checkpoint", metavar="DIR", help="keep every geometry and the optimiser's state here; a rerun continues"
+    )
     _profile_options(r)
 
 
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
         profile = _profile(args)
         atoms = read_frames(args.structure)[-1]
-        out, facts = relax(atoms, args.pressure, args.fmax, args.steps, profile)
+        out, facts = relax(atoms, args.pressure, args.fmax, args.steps, profile, checkpoint=args.checkpoint)
         write(args.output, out)
         print(
             f"{'converged' if facts['converged'] else 'NOT converged'} in {facts['steps']} steps "

@@ -64,24 +64,35 @@ def relax(
     profile: Profile | None = None,
     protocol: ElfProtocol | None = None,
     trajectory: str | None = None,
+    checkpoint: str | Path | None = None,
+    calculator: Calculator | None = None,
 ) -> tuple[Atoms, dict]:
-    """Relax positions and cell of ``atoms`` at ``pressure_gpa``; returns the structure and facts."""
+    """Relax positions and cell of ``atoms`` at ``pressure_gpa``; returns the structure and facts.
+
+    With ``checkpoint`` (a folder) every evaluated geometry and the optimiser's state (its Hessian and
+    reference cell) are kept there, and a relaxation killed part way continues from its last geometry
+    with its Hessian, within the same ``max_steps`` in all. ``calculator`` replaces the protocol SCF
+    (tests of the optimiser alone)."""
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
 
     if set(atoms.get_chemical_symbols()) - {"H"}:
         raise GeoelfError("the DFT protocol covers hydrogen only")
-    atoms = atoms.copy()
-    calc = QeScf(profile or Profile.load(), protocol or ElfProtocol())
+    saved = Checkpoint(Path(checkpoint)) if checkpoint else None
+    done = saved.geometries() if saved else []
+    atoms = done[-1].copy() if done else atoms.copy()
+    calc = calculator or QeScf(profile or Profile.load(), protocol or ElfProtocol())
     atoms.calc = calc
     flt = FrechetCellFilter(atoms, scalar_pressure=pressure_gpa / EV_A3_GPA)
-    opt = BFGS(flt, logfile=None, trajectory=trajectory)
-    converged = bool(opt.run(fmax=fmax, steps=max_steps))
+    opt = BFGS(flt, logfile=None, trajectory=trajectory, restart=saved.optimiser_state() if saved else None)
+    if saved:  # each geometry once: a resumed run's first is the last one kept
+        opt.attach(lambda: saved.add(atoms) if opt.nsteps or not done else None)
+    converged = bool(opt.run(fmax=fmax, steps=max(0, max_steps - max(0, len(done) - 1))))
     stress = atoms.get_stress(voigt=False)
     facts = {
         "converged": converged,
-        "steps": opt.nsteps,
-        "n_scf": calc.n_scf,
+        "steps": opt.nsteps + max(0, len(done) - 1),
+        "n_scf": getattr(calc, "n_scf", 0) + len(done),
         "pressure_gpa": float(-np.trace(stress) / 3 * EV_A3_GPA),
         "target_pressure_gpa": pressure_gpa,
         "energy_ev": float(atoms.get_potential_energy()),
@@ -90,3 +101,42 @@ def relax(
     out = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=True)
     out.info.update(facts)
     return out, facts
+
+
+class Checkpoint:
+    """A relaxation's folder: ``geometries.extxyz`` (every evaluated geometry, rewritten atomically)
+    and ``optimiser.json`` (ASE BFGS's restart file: Hessian, last step, reference cell)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "geometries.extxyz"
+
+    def geometries(self) -> list[Atoms]:
+        from ase.io import read
+
+        return read(self.path, index=":") if self.path.exists() else []
+
+    def optimiser_state(self) -> str:
+        """The restart file's path; a file cut short by a kill is dropped (BFGS then starts afresh
+        from the last geometry)."""
+        from ase.io.jsonio import read_json
+
+        state = self.folder / "optimiser.json"
+        try:
+            with open(state) as f:
+                read_json(f)
+        except FileNotFoundError:
+            pass
+        except ValueError:
+            state.unlink()
+        return str(state)
+
+    def add(self, atoms: Atoms) -> None:
+        from ase.io import write
+
+        from geoelf.io.common import atomic_path
+
+        frames = [*self.geometries(), Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)]
+        with atomic_path(self.path) as tmp:
+            write(tmp, frames, format="extxyz")
