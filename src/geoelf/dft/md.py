@@ -264,16 +264,15 @@ def sample_and_label(
         if not mine:
             log.info("%s: another generator is running it, skipped", run["name"])
             return
-        _extend_and_label(root, run, snapshots, profile, pause_file)
+        _extend_and_label(root, md_dir, run, snapshots, profile, pause_file)
 
 
 def _extend_and_label(
-    root: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None
+    root: Path, md_dir: Path, run: dict[str, Any], snapshots: int, profile: Profile, pause_file: Path | None
 ) -> None:
     """``sample_and_label``'s work on a run this process holds."""
     from geoelf.dft.elf import label_batch
 
-    md_dir = root / "md" / run["name"]
     for count in range(1, snapshots + 1):
         wait_while_paused(pause_file)
         run_md(

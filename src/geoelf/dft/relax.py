@@ -108,14 +108,15 @@ class Checkpoint:
     and ``optimiser.json`` (ASE BFGS's restart file: Hessian, last step, reference cell)."""
 
     def __init__(self, folder: Path) -> None:
+        from ase.io import read
+
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "geometries.extxyz"
+        self.frames: list[Atoms] = read(self.path, index=":") if self.path.exists() else []
 
     def geometries(self) -> list[Atoms]:
-        from ase.io import read
-
-        return read(self.path, index=":") if self.path.exists() else []
+        return list(self.frames)
 
     def optimiser_state(self) -> str:
         """The restart file's path; a file cut short by a kill is dropped (BFGS then starts afresh
@@ -137,6 +138,6 @@ class Checkpoint:
 
         from geoelf.io.common import atomic_path
 
-        frames = [*self.geometries(), Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)]
+        self.frames.append(Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True))
         with atomic_path(self.path) as tmp:
-            write(tmp, frames, format="extxyz")
+            write(tmp, self.frames, format="extxyz")
