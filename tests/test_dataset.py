@@ -140,6 +140,17 @@ def test_heterogeneous_cells_are_held_out_by_host_within_each_kind(tmp_path, cap
     doc = json.loads(capsys.readouterr().out)
     assert doc["by_phase"]["defect"] == 3 and doc["by_phase"]["two-phase"] == 4
     assert doc["by_split"]["test_heterogeneous"] == 3
+    # a held-out solid type never reaches training as the host of a defect: its cell is held out too,
+    # and the every-second rule runs over the other hosts as before
+    for traj, phase in (("C2c_50GPa_T300", "solid"), ("Cmca_50GPa_T300", "solid"), ("Cmca_50GPa_vacancy", "defect")):
+        folder = "solid" if phase == "solid" else "heterogeneous"
+        write_sample(tmp_path / folder / traj / f"{traj}_0.h5", gaussian_field(atoms, (8, 8, 8)),
+                     {"phase": phase, "trajectory": traj, "temperature_k": 300, "natoms": 2, "sample_id": f"{traj}_0"})
+    splits = ds.make_splits(tmp_path)
+    assert splits["test_solid"] == ["Cmca_50GPa_T300"]
+    assert "Cmca_50GPa_vacancy" in splits["test_heterogeneous"] and "Cmca_50GPa_vacancy" not in splits["train"]
+    assert {"Pa-3_20GPa_vacancy", "Pa-3_50GPa_solid-fluid"} <= set(splits["test_heterogeneous"])
+    assert {"P63m_80GPa_vacancy", "Pa-3_50GPa_vacancy"} <= set(splits["train"])
 
 
 def test_export_and_build_round_trip(tmp_path, capsys):

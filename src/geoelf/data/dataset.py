@@ -149,7 +149,8 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     Heterogeneous cells (phases 'defect' and 'two-phase': vacancies, interstitials, solid | fluid and
     molecular | atomic fluid cells) are held out by host within each kind: of each kind's cells in
     name order, every second goes to 'test_heterogeneous', so every kind is trained on and tested on
-    hosts it never saw.
+    hosts it never saw; a cell whose host crystal is a held-out structure type goes to
+    'test_heterogeneous' first, so no held-out type reaches training inside a defect or two-phase cell.
     """
     rows = index(root)
     by_condition: dict[tuple, set[str]] = defaultdict(set)
@@ -184,8 +185,11 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         splits["train"].extend(trajs)
     for k, kind in enumerate(sorted(solids)):
         splits["test_solid" if k % 3 == 1 else "train"].extend(solids[kind])
+    held_types = {structure_type(t) for t in splits["test_solid"]}
     for cells in heterogeneous.values():
-        for k, cell in enumerate(sorted(cells, key=_natural_key)):
+        hosted_by_held = sorted(c for c in cells if structure_type(c) in held_types)
+        splits["test_heterogeneous"].extend(hosted_by_held)
+        for k, cell in enumerate(sorted(cells - set(hosted_by_held), key=_natural_key)):
             splits["test_heterogeneous" if k % 2 == 1 else "train"].append(cell)
     splits = {k: sorted(set(v)) for k, v in splits.items() if v or k not in ("test_solid", "test_heterogeneous")}
     rule = " ".join((make_splits.__doc__ or "").split("\n\n")[1].split())
