@@ -2,8 +2,9 @@
 
     python scripts/coverage_figure.py data/v1 data/v2 --out docs/data/pt_coverage.png
 
-Each fluid sample is a point at its DFT pressure (static ions) and MD temperature; crystals sit at
-their relaxation pressure and 0 K. φ_3D is computed from each sample's own DFT ELF with the same
+Each sample is a point at its DFT pressure (static ions) and MD temperature — fluid as circles
+(v1) and squares (v2), thermal solids as stars, heterogeneous cells (defects, two phases) as
+diamonds; relaxed crystals sit at 0 K. φ_3D is computed from each sample's own DFT ELF with the same
 analysis as `geoelf network` (critical-point graph); the values are kept in a JSON cache beside the
 figure (by sample path and file sha256), so a rerun only analyses new samples.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from geoelf.data.dataset import HETEROGENEOUS
 
 
 def phi_of_samples(roots: list[Path], cache_path: Path) -> list[dict]:
@@ -45,6 +48,17 @@ def phi_of_samples(roots: list[Path], cache_path: Path) -> list[dict]:
     return records
 
 
+FLUID_MARKERS = {"v1": "o", "v2": "s"}
+KINDS = {"fluid": ("o", 18), "solids": ("*", 60), "heterogeneous": ("D", 30)}  # (marker, size)
+
+
+def kind_of(phase: str | None) -> str:
+    """The group a sample is drawn in: fluid, solids (crystals and thermal solids) or heterogeneous cells."""
+    if phase == "fluid":
+        return "fluid"
+    return "heterogeneous" if phase in HETEROGENEOUS else "solids"
+
+
 def draw(records: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -53,13 +67,13 @@ def draw(records: list[dict], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=130)
     shown = [r for r in records if r["pressure_gpa"] and r["phi_3d"] is not None]
-    markers = {"v1": "o", "v2": "s"}
     scatter = None
     for name in sorted({r["dataset"] for r in shown}):
-        for crystal in (False, True):
-            rows = [r for r in shown if r["dataset"] == name and (r["phase"] != "fluid") == crystal]
+        for kind in KINDS:
+            rows = [r for r in shown if r["dataset"] == name and kind_of(r["phase"]) == kind]
             if not rows:
                 continue
+            marker, size = KINDS[kind] if kind != "fluid" else (FLUID_MARKERS.get(name, "^"), 18)
             scatter = ax.scatter(
                 [r["pressure_gpa"] for r in rows],
                 [r["temperature_k"] for r in rows],
@@ -67,11 +81,11 @@ def draw(records: list[dict], out: Path) -> None:
                 cmap="viridis",
                 vmin=0.2,
                 vmax=0.8,
-                marker="*" if crystal else markers.get(name, "^"),
-                s=60 if crystal else 18,
+                marker=marker,
+                s=size,
                 edgecolors="k",
                 linewidths=0.3,
-                label=f"dataset {name}{' solids' if crystal else ''} ({len(rows)})",
+                label=f"dataset {name}{'' if kind == 'fluid' else ' ' + kind} ({len(rows)})",
             )
     ax.set_xscale("log")
     ax.set_xlabel("DFT pressure (GPa, static ions)")
