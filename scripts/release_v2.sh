@@ -58,10 +58,12 @@ case "${1:-}" in
   domain)
     $PYTHON scripts/domain_check.py "${MODELS[@]/#/src/geoelf/models/}" dense-h-v1-ks ;;
   bench)
-    # the DFT in the background paused; medians of 5 processes on the DFT grid and on one twice as fine
-    for scale in 1 2; do
+    # the DFT in the background paused; medians of 5 processes on the DFT grid and on one twice as fine,
+    # then the DFT grid again beside one busy background process
+    for flags in "--grid-scale 1" "--grid-scale 2" "--grid-scale 1 --busy"; do
+      # shellcheck disable=SC2086  # the flags are meant to split
       $PYTHON benchmarks/bench_predict.py --model dense-h-v1 --model dense-h-v2-geometry --model dense-h-v2 \
-        --sizes 64 --dft-sizes --runs 5 --grid-scale "$scale"
+        --sizes 64 --dft-sizes --runs 5 $flags
     done ;;
   reproduce)
     $PYTHON scripts/check_reproducibility.py data/v2 --n 3 --seed 0 --record ;;
