@@ -19,7 +19,8 @@ Where the two halves meet, atoms closer than 0.65 Å across the interface are mo
 the cell along the stacking axis (at most 0.4 Å). MD segments go to ``data/v2/md/<name>/`` and
 labels to ``data/v2/heterogeneous/<name>/``; every step skips what is on disk, and the script waits
 between steps while ``--pause-file`` exists. Several copies can run side by side: each cell is
-claimed by the copy that starts it and skipped by the others (``geoelf.dft.claims``).
+claimed by the copy that starts it and skipped by the others (``geoelf.dft.claims``); cells are
+taken largest first, so the copies finish close together.
 """
 
 from __future__ import annotations
@@ -155,9 +156,10 @@ def v1_training_frame(rs: float, temperature: int) -> Atoms:
 
 def plan(profile: Profile | None, dry: bool) -> list[tuple[str, Callable[[], Atoms], float, str]]:
     """(name, builder of its start structure, temperature K, phase) of every heterogeneous cell that
-    can be built now. A solid | fluid cell's builder melts its crystal first (MD), so a cell is only
-    built by the generator that runs it."""
-    items: list[tuple[str, Callable[[], Atoms], float, str]] = []
+    can be built now, largest cell first: generators side by side then finish within about one small
+    cell of each other instead of one running the largest alone at the end. A solid | fluid cell's
+    builder melts its crystal first (MD), so a cell is only built by the generator that runs it."""
+    items: list[tuple[int, str, Callable[[], Atoms], float, str]] = []  # (atoms, name, builder, T, phase)
     for crystal, defect_t, two_phase_t in CRYSTALS:
         path = ROOT / "solid_structures" / f"{crystal}.extxyz"
         if not path.exists():
@@ -166,17 +168,19 @@ def plan(profile: Profile | None, dry: bool) -> list[tuple[str, Callable[[], Ato
         cell = read(path)
         supercell = cell.repeat(repeats(cell.cell.array, len(cell)))
         seed = zlib.crc32(crystal.encode())
-        items.append((f"{crystal}_vacancy", functools.partial(vacancy, supercell), defect_t, "defect"))
-        items.append((f"{crystal}_interstitial", functools.partial(interstitial, supercell, seed), defect_t, "defect"))
+        n = len(supercell)
+        items.append((n - 2, f"{crystal}_vacancy", functools.partial(vacancy, supercell), defect_t, "defect"))
+        build_interstitial = functools.partial(interstitial, supercell, seed)
+        items.append((n + 2, f"{crystal}_interstitial", build_interstitial, defect_t, "defect"))
         if two_phase_t:
             half = cell.repeat(repeats(cell.cell.array, len(cell), 60))
             build = functools.partial(solid_beside_fluid, crystal, half, profile, dry)
-            items.append((f"{crystal}_solid-fluid", build, two_phase_t, "two-phase"))
+            items.append((2 * len(half), f"{crystal}_solid-fluid", build, two_phase_t, "two-phase"))
     for rs in FLUID_PAIRS:
-        items.append(
-            (f"h128_rs{rs:.2f}_molecular-atomic", functools.partial(molecular_beside_atomic, rs), 2000, "two-phase")
-        )
-    return items
+        build = functools.partial(molecular_beside_atomic, rs)
+        items.append((128, f"h128_rs{rs:.2f}_molecular-atomic", build, 2000, "two-phase"))
+    items.sort(key=lambda item: -item[0])  # a stable sort: equal sizes keep the order above
+    return [item[1:] for item in items]
 
 
 def solid_beside_fluid(crystal: str, half: Atoms, profile: Profile | None, dry: bool) -> Atoms:
