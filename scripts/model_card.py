@@ -49,19 +49,20 @@ def split_dataset(split: str, dataset: str) -> tuple[str, str, str]:
     return folder, name, f"{Path(folder).name}-{name}"
 
 
-def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: Path | None = None) -> tuple[dict, str]:
+def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: list[Path] | None = None) -> tuple[dict, str]:
     """`geoelf evaluate` (``geoelf.analysis.evaluate``) on a dataset split or on NAME=GLOB; returns the JSON document and the command.
-    ``reuse``: an earlier card's ``evaluation`` folder; a document there for this model and split is
-    taken instead of a rerun (baselines, whose figures do not change from one model version to the next)."""
+    ``reuse``: earlier cards' ``evaluation`` folders; the first document there for this model and split
+    is taken instead of a rerun (baselines, whose figures do not change from one model version to the next)."""
     dataset, split, kept_name = split_dataset(split, dataset)
     _, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
     # the glob is shown unexpanded, as a user would type it
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
-    kept = reuse / f"{model_label(model)}_{kept_name}.json" if reuse else None
-    if kept is not None and kept.exists():
-        return json.loads(kept.read_text()), f"{shown}   # from {kept}"
+    for folder in reuse or []:
+        kept = folder / f"{model_label(model)}_{kept_name}.json"
+        if kept.exists():
+            return json.loads(kept.read_text()), f"{shown}   # from {kept}"
     from geoelf.analysis.evaluate import evaluate as evaluate_model
     from geoelf.analysis.evaluate import references
     from geoelf.model.baselines import get_model
@@ -195,8 +196,9 @@ def main() -> None:
     parser.add_argument("--notes", type=Path, help="markdown appended as 'Limits and notes'")
     parser.add_argument("--targets", type=Path,
                         help="YAML list of targets ({split, r2, phi_within, every_condition}), tabled after the training")
-    parser.add_argument("--reuse-baselines", type=Path, metavar="EVALUATION_DIR",
-                        help="take the baselines' documents from an earlier card's evaluation folder where present")
+    parser.add_argument("--reuse-baselines", type=Path, metavar="EVALUATION_DIR", action="append", default=[],
+                        help="take the baselines' documents from an earlier card's evaluation folder where present "
+                             "(repeat for several: the first that holds a document gives it)")
     parser.add_argument("--reuse-model", action="store_true",
                         help="take the model's own documents from its evaluation folder (to rewrite the card's text "
                              "without re-evaluating); refused unless they were made with the same weights")
@@ -227,7 +229,8 @@ def main() -> None:
         split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
         split_name, _, pattern = split_files(split_spec)
         for model in [str(folder), *args.baseline]:
-            doc, cmd = evaluate(model, args.dataset, split, topology, own_reuse if model == str(folder) else args.reuse_baselines)
+            reuse = ([own_reuse] if own_reuse else []) if model == str(folder) else args.reuse_baselines
+            doc, cmd = evaluate(model, args.dataset, split, topology, reuse)
             label = name if model == str(folder) else doc["model"]
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
                 (out_dir / f"{label}_{kept_name}.json").write_text(json.dumps(doc, indent=1))

@@ -41,14 +41,15 @@ case "${1:-}" in
       $GEOELF calibrate --dataset data/v1 --dataset data/v2 --split val --model "src/geoelf/models/$m"
     done ;;
   card)
-    # dense-h-v1-ks, the model of v1's domain, beside each: its documents on v1's splits come from its own
-    # card, on v2's from the first card of this stage (the same weights, so the same figures)
-    reuse=src/geoelf/models/dense-h-v1-ks/evaluation
+    # dense-h-v1-ks (the model of v1's domain) and dense-h-v1 (whose figures are the no-regression
+    # targets) beside each: their documents on v1's splits come from their own cards, on v2's from the
+    # first card of this stage (the same weights, so the same figures)
+    reuse=(--reuse-baselines src/geoelf/models/dense-h-v1-ks/evaluation --reuse-baselines src/geoelf/models/dense-h-v1/evaluation)
     for m in "${MODELS[@]}"; do
       $PYTHON scripts/model_card.py "src/geoelf/models/$m" --dataset data/v1 --splits "${SPLITS[@]}" \
-        --notes "docs/model_notes/$m.md" --targets configs/dense-h-v2-targets.yaml --baseline dense-h-v1-ks --run "runs/$m" \
-        --reuse-baselines "$reuse" ${REUSE_MODEL:+--reuse-model}
-      reuse=src/geoelf/models/$m/evaluation
+        --notes "docs/model_notes/$m.md" --targets configs/dense-h-v2-targets.yaml \
+        --baseline dense-h-v1-ks --baseline dense-h-v1 --run "runs/$m" "${reuse[@]}" ${REUSE_MODEL:+--reuse-model}
+      reuse+=(--reuse-baselines "src/geoelf/models/$m/evaluation")
     done ;;
   uncertainty)
     for m in "${MODELS[@]}"; do
