@@ -178,7 +178,7 @@ def test_samples_are_readable_by_every_analysis_command(tmp_path, capsys):
 
 
 def test_device_pack_round_trip_is_within_its_quantisation(tmp_path):
-    """scripts/device_train.py packs a split for the GPU machine; its items equal the dataset's."""
+    """scripts/device_train.py packs a split for training on another host; its items equal the dataset's."""
     import sys
     from pathlib import Path
 
