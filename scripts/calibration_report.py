@@ -22,10 +22,32 @@ import numpy as np
 SECTION = "## Uncertainty"
 
 
-def evaluate_split(model, dataset: str, split: str) -> dict:
+def evaluate_split(model, dataset: str, split: str, kept: Path | None = None) -> dict:
+    """The evaluation of ``split`` of ``dataset`` with topology and σ coverage; ``kept``: a document
+    that the model card kept for it, taken instead when it is the same run (``same_run``)."""
     from geoelf.analysis.evaluate import evaluate, references
 
+    if kept is not None and kept.exists():
+        doc = json.loads(kept.read_text())
+        if same_run(doc, model, dataset, split):
+            print(f"{split} of {dataset}: the card's evaluation, {kept}")
+            return doc
     return evaluate(model, references(dataset=dataset, split=split), topology=True, uncertainty=True)
+
+
+def same_run(doc: dict, model, dataset: str, split: str) -> bool:
+    """Whether ``doc`` is what evaluating ``split`` would give now: the same provenance (geoelf version,
+    model weights, calibration, topology settings: ``geoelf.provenance.run_provenance``) and the same
+    files in the same order."""
+    from geoelf.data.dataset import samples_of_datasets
+    from geoelf.provenance import run_provenance
+    from geoelf.topology.network import TOPOLOGY_SETTINGS
+
+    options = {"topology": TOPOLOGY_SETTINGS, "uncertainty_sha256": model.calibration.sha256}
+    if doc.get("provenance", {}).get("sha256") != run_provenance(model, options)["sha256"]:
+        return False
+    paths = [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
+    return [f["path"] for f in doc.get("files", [])] == paths
 
 
 def scaled(atoms, rs_shift: float):
@@ -168,6 +190,15 @@ def section(model, docs: dict[str, dict], ood: list[dict], figures: Path, comman
     return [*lines, ""]
 
 
+def card_document(args: argparse.Namespace, spec: str) -> Path | None:
+    """Where scripts/model_card.py keeps the model's evaluation of split ``spec`` (with --reuse-card)."""
+    if not args.reuse_card:
+        return None
+    from model_card import model_label, split_dataset
+
+    return Path(args.model) / "evaluation" / f"{model_label(args.model)}_{split_dataset(spec, args.dataset)[2]}.json"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
@@ -177,6 +208,9 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=Path("docs/uncertainty"))
     parser.add_argument("--ood-every", type=int, default=10, help="every Nth test frame for the out-of-domain rows")
     parser.add_argument("--card", action="store_true", help="write the section into the model's MODEL_CARD.md")
+    parser.add_argument("--reuse-card", action="store_true",
+                        help="take a split's evaluation from the card's (scripts/model_card.py, the package's "
+                             "evaluation/ folder) where it is the same run: same provenance and files")
     args = parser.parse_args()
     from geoelf.model.predict import Predictor
 
@@ -185,7 +219,7 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no calibration (geoelf calibrate first)")
     from geoelf.data.dataset import split_spec
 
-    docs = {spec: evaluate_split(model, *split_spec(spec, args.dataset)) for spec in args.splits}
+    docs = {spec: evaluate_split(model, *split_spec(spec, args.dataset), card_document(args, spec)) for spec in args.splits}
     ood = out_of_domain_rows(model, args.dataset, args.ood_every)
     args.figures.mkdir(parents=True, exist_ok=True)
     reliability_figure(docs, "points", args.figures / "reliability_points.png", "σ(x): grid points")

@@ -54,7 +54,7 @@ case "${1:-}" in
   uncertainty)
     for m in "${MODELS[@]}"; do
       $PYTHON scripts/calibration_report.py "src/geoelf/models/$m" --dataset data/v1 --splits "${SPLITS[@]}" \
-        --figures "docs/uncertainty/$m" --card
+        --figures "docs/uncertainty/$m" --card --reuse-card
     done ;;
   domain)
     $PYTHON scripts/domain_check.py "${MODELS[@]/#/src/geoelf/models/}" dense-h-v1-ks ;;
