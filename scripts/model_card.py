@@ -120,40 +120,20 @@ def file_rows(doc: dict) -> list[str]:
     return rows
 
 
-def target_rows(target: dict, doc: dict) -> list[tuple[str, str, str, bool]]:
-    """(what, target, measured, met) of one target on one split's document. ``target``: ``r2`` (pooled
-    R² at least) and ``phi_within`` (share of frames with φ_3D within 0.02 at least), each pooled or,
-    with ``every_condition``, for each sampling condition of the split (the worst one shown)."""
-    groups = doc.get("by_condition") if target.get("every_condition") else None
-    groups = groups if groups and len(groups) > 1 else {"pooled": doc["aggregate"]}
-    scope = "every condition" if len(groups) > 1 else "pooled"
-    rows = []
-    for key, label, fmt in (("r2", "R²", ".5f"), ("phi_within", "Δφ_3D within 0.02", ".0%")):
-        if key not in target:
-            continue
-        field = "r2" if key == "r2" else "phi_3d_within_0.02"
-        values = {name: g.get(field) for name, g in groups.items()}
-        if any(v is None for v in values.values()):  # a split evaluated without topology has no φ
-            rows.append((f"{label}, {scope}", f"≥ {target[key]:{fmt}}", "not measured", False))
-            continue
-        worst = min(values, key=lambda name: values[name])
-        shown = f"{values[worst]:{fmt}}" + (f" ({worst})" if len(groups) > 1 else "")
-        rows.append((f"{label}, {scope}", f"≥ {target[key]:{fmt}}", shown, values[worst] >= target[key]))
-    return rows
-
-
 def targets_section(targets: list[dict], docs: dict[str, dict]) -> list[str]:
     """The card's table of targets: each split's targets against its evaluation (``docs``: the model's
     document by split as given to --splits)."""
+    from geoelf.analysis.targets import target_rows
+
     lines = ["## Targets", "", "| split | measure | target | measured | met |", "|---|---|---|---|---|"]
     met = []
     for target in targets:
         doc = docs.get(target["split"])
         if doc is None:
             raise SystemExit(f"target on split {target['split']!r}, which --splits does not evaluate")
-        for what, goal, measured, ok in target_rows(target, doc):
-            lines.append(f"| `{target['split']}` | {what} | {goal} | {measured} | {'yes' if ok else '**no**'} |")
-            met.append(ok)
+        for row in target_rows(target, doc):
+            lines.append(f"| `{target['split']}` | {row.measure} | {row.goal} | {row.measured} | {'yes' if row.met else '**no**'} |")
+            met.append(row.met)
     lines += ["", f"{sum(met)} of {len(met)} targets met.", ""]
     return lines
 
@@ -249,9 +229,9 @@ def main() -> None:
         split_lines += [f"Per file ({name}):", "", "| sample | R² | MAE | max | φ_3D DFT | φ_3D pred | Δφ_3D | CPs matched |",
                         "|---|---|---|---|---|---|---|---|"] + file_rows(docs[0][1]) + [""]
     if args.targets:
-        import yaml
+        from geoelf.analysis.targets import load_targets
 
-        lines += targets_section(yaml.safe_load(args.targets.read_text()), own_docs)
+        lines += targets_section(load_targets(args.targets), own_docs)
     lines += split_lines
     if args.notes:
         lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]

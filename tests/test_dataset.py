@@ -253,3 +253,46 @@ def test_evaluate_joins_the_splits_of_repeated_datasets_and_names_one_that_gives
     assert main(["evaluate", "--dataset", a, "--dataset", b, "--split", "val", "--model", "promolecular"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and b in err and "has no samples" in err
+
+
+def test_targets_are_judged_on_the_split_they_name(tmp_path, capsys):
+    """``geoelf evaluate --targets FILE`` judges the targets set on the evaluated split (pooled, or the
+    worst sampling condition with every_condition) and nothing else; a bad targets file is one line
+    naming it, exit status 2, before anything is predicted."""
+    from geoelf.analysis.targets import target_rows, targets_of_split
+    from geoelf.cli.main import main
+
+    doc = {"aggregate": {"r2": 0.9971, "phi_3d_within_0.02": 0.95},
+           "by_condition": {"N64 rs1.05 T4000": {"r2": 0.9941, "phi_3d_within_0.02": 1.0},
+                            "N64 rs1.20 T1500": {"r2": 0.9990, "phi_3d_within_0.02": None}}}
+    worst, phi = target_rows({"split": "x", "r2": 0.995, "phi_within": 0.9, "every_condition": True}, doc)
+    assert (worst.measured, worst.met) == ("0.99410 (N64 rs1.05 T4000)", False)
+    assert (phi.measured, phi.met) == ("not measured", False)  # one condition has no φ
+    pooled, pooled_phi = target_rows({"split": "x", "r2": 0.995, "phi_within": 0.9}, doc)
+    assert (pooled.measured, pooled.met, pooled_phi.measured, pooled_phi.met) == ("0.99710", True, "95%", True)
+    targets = [{"split": "test", "r2": 0.9}, {"split": f"{tmp_path}:test", "r2": 0.5}, {"split": f"{tmp_path}:val", "r2": 0.5}]
+    assert targets_of_split(targets, None, "test") == targets[:1]  # a bare name is a split of data/v1
+    assert targets_of_split(targets, [str(tmp_path)], "test") == targets[1:2]
+    assert targets_of_split(targets, [str(tmp_path), "data/v1"], "test") == []  # joined datasets: no target
+
+    fake_dataset(tmp_path)
+    assert main(["dataset", "split", str(tmp_path)]) == 0
+    (tmp_path / "targets.yaml").write_text(f"- {{split: '{tmp_path}:test', r2: 0.5}}\n- {{split: '{tmp_path}:test', r2: 0.999999}}\n")
+    capsys.readouterr()
+    run = ["evaluate", "--dataset", str(tmp_path), "--split", "test", "--model", "promolecular", "--no-topology"]
+    assert main([*run, "--targets", str(tmp_path / "targets.yaml"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    r2 = f"{out['aggregate']['r2']:.5f}"
+    assert [row["measured"] for t in out["targets"] for row in t["rows"]] == [r2, r2]
+    assert [row["met"] for t in out["targets"] for row in t["rows"]] == [out["aggregate"]["r2"] >= 0.5, out["aggregate"]["r2"] >= 0.999999]
+    assert main([*run, "--targets", str(tmp_path / "targets.yaml")]) == 0
+    text = capsys.readouterr().out
+    # the no-learning baseline misses both on this synthetic field (R² < 0); the met case: target_rows above
+    assert out["aggregate"]["r2"] < 0.5 and "0 of 2 met" in text and text.count("NOT MET") == 2 and r2 in text
+    for bad, problem in (("- {split: test, r2: 1.5}\n", "r2 must be a number in [0, 1]"), ("- {split: test, r3: 0.9}\n", "unknown keys"),
+                         ("split: test\n", "non-empty YAML list")):
+        (tmp_path / "bad.yaml").write_text(bad)
+        assert main([*run, "--targets", str(tmp_path / "bad.yaml")]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+        assert str(tmp_path / "bad.yaml") in captured.err and problem in captured.err

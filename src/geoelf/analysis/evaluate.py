@@ -26,9 +26,9 @@ def references(
     of the splits of that name of several datasets in their order (default dataset: data/v1)."""
     paths = list(paths)
     if split:
-        from geoelf.data.dataset import samples_of_datasets
+        from geoelf.data.dataset import DEFAULT_DATASET, samples_of_datasets
 
-        paths += [str(p) for _, some in samples_of_datasets(dataset or "data/v1", split) for p in some]
+        paths += [str(p) for _, some in samples_of_datasets(dataset or DEFAULT_DATASET, split) for p in some]
     if not paths:
         raise GeoelfError("give reference files or --dataset DIR --split NAME")
     for path in paths:

@@ -15,18 +15,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--no-uncertainty", action="store_true", help="skip the coverage of the model's σ (default: when it has one)"
     )
     p.add_argument("--plots", metavar="DIR", help="write parity.png and histogram.png here")
+    p.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="YAML targets (configs/dense-h-v2-targets.yaml): print those set on this split, measured and met or not",
+    )
     p.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from geoelf.analysis.evaluate import evaluate, references
+    from geoelf.analysis.targets import target_rows
     from geoelf.cli.common import fmt, print_json
     from geoelf.model.baselines import get_model
 
+    targets = split_targets(args)  # a bad targets file stops the run before any prediction
     model = get_model(args.model)
     refs = references(args.references, args.dataset, args.split)
     uncertainty = False if args.no_uncertainty else None  # None: whenever the model carries a calibration
     doc = evaluate(model, refs, topology=not args.no_topology, plots=args.plots, uncertainty=uncertainty)
+    if targets is not None:
+        doc["targets"] = [{"target": t, "rows": [row.__dict__ for row in target_rows(t, doc)]} for t in targets]
     files, aggregate, by_pressure, provenance = doc["files"], doc["aggregate"], doc["by_pressure"], doc["provenance"]
     if args.json:
         print_json(doc)
@@ -48,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
             f"{f['seconds_predict']:6.3f}"
         )
     a = aggregate
+    within = a.get("phi_3d_within_0.02")
     print(
         f"  aggregate: R² {a['r2']:.5f}  MAE {a['mae']:.4f}  RMSE {a['rmse']:.4f}  "
-        f"max {a['max_abs']:.3f}  W1 {a['w1']:.4f}"
+        f"max {a['max_abs']:.3f}  W1 {a['w1']:.4f}" + ("" if within is None else f"  φ_3D within 0.02 {within:.0%}")
     )
     if "within_1sigma" in a:
         phi = a.get("phi_3d") or {}
@@ -66,4 +76,28 @@ def run(args: argparse.Namespace) -> int:
             phi = b.get("phi_3d_within_0.02")
             within = "" if phi is None else f"  φ_3D within 0.02 {phi:.0%}"
             print(f"  {name:>16s}: {b['files']:3d} files  R² {b['r2']:.5f}  MAE {b['mae']:.4f}{within}")
+    if targets is not None:
+        print_targets(args, doc["targets"])
     return 0
+
+
+def split_targets(args: argparse.Namespace) -> list[dict] | None:
+    """The targets of ``--targets`` set on the evaluated split (None without the option)."""
+    if not args.targets:
+        return None
+    from geoelf.analysis.targets import load_targets, targets_of_split
+
+    targets = load_targets(args.targets)
+    return targets_of_split(targets, args.dataset, args.split) if args.split else []
+
+
+def print_targets(args: argparse.Namespace, targets: list[dict]) -> None:
+    """Each target's measures: goal, measured, met."""
+    if not targets:
+        print(f"  targets: {args.targets} sets none on this split")
+        return
+    rows = [row for t in targets for row in t["rows"]]
+    print(f"  targets ({args.targets}): {sum(r['met'] for r in rows)} of {len(rows)} met")
+    for r in rows:
+        verdict = "met" if r["met"] else "NOT MET"
+        print(f"    {r['measure']:<32s} {r['goal']:>9s}  measured {r['measured']:<34s} {verdict}")

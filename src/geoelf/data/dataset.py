@@ -18,6 +18,7 @@ from geoelf.data.sample import read_meta, read_sample, write_sample
 from geoelf.errors import GeoelfError
 from geoelf.io.common import atomic_path, file_stem
 
+DEFAULT_DATASET = "data/v1"  # the dataset a command or training config reads when given none
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from geoelf.data.dataset import DEFAULT_DATASET
 from geoelf.errors import GeoelfError
 
 
@@ -20,7 +21,7 @@ from geoelf.errors import GeoelfError
 class TrainConfig:
     # a dataset folder, or a list of them whose splits of the same name are joined (data/v1 and data/v2:
     # one label set, one DFT protocol); each keeps its own held-out splits
-    data: str | list[str] = "data/v1"
+    data: str | list[str] = DEFAULT_DATASET
     train_split: str = "train"
     val_split: str = "val"
     out: str = "runs/model"
@@ -98,7 +99,7 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
     unknown = sorted(set(values) - known)
     if unknown:
         raise GeoelfError(f"unknown training settings: {', '.join(unknown)}", path)
-    data = values.get("data", "data/v1")
+    data = values.get("data", DEFAULT_DATASET)
     if not (isinstance(data, str) or (isinstance(data, list) and data and all(isinstance(d, str) for d in data))):
         raise GeoelfError(f"data must be a dataset folder or a list of them, not {data!r}", path)
     if values.get("architecture", "probenet") not in ("probenet", "elfnet-cnn"):
