@@ -116,6 +116,9 @@ def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
     held = {ds.structure_type(t) for t in splits["test_solid"]}
     assert held == {"Cmca-12", "Pa-3"}  # every third type from the second, in name order, at all its conditions
     assert len(splits["test_solid"]) == 4 and {ds.structure_type(t) for t in splits["train"]} >= {"C2c-24", "I41amd", "P63m"}
+    # every trained type keeps its first run (natural order: 50 before 150 GPa) and gives the second to validation
+    assert {t for t in splits["val"] if not t.startswith("h64")} == {"C2c-24_150GPa_T600", "I41amd_150GPa_T600", "P63m_150GPa_T600"}
+    assert {"C2c-24_50GPa_T300", "I41amd_50GPa_T300", "P63m_50GPa_T300"} <= set(splits["train"])
     assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
     doc = ds.info(tmp_path)
     assert doc["by_condition"]["solid Pa-3_150GPa_T600"] == 1 and doc["by_condition"]["crystal Pa-3"] == 1

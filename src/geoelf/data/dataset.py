@@ -146,7 +146,10 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), relaxed
     crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: of the
     types in name order, every third from the second (its trajectories at every pressure and
-    temperature) goes to 'test_solid', the others to 'train', so a held-out type is never seen.
+    temperature) goes to 'test_solid', the others to 'train', so a held-out type is never seen; of
+    each trained type with two runs or more, the second run in name order goes to 'val', so that
+    choosing the checkpoint and calibrating the error model see solids of known types at another
+    temperature or pressure.
     Heterogeneous cells (phases 'defect' and 'two-phase': vacancies, interstitials, solid | fluid and
     molecular | atomic fluid cells) are held out by host within each kind: of each kind's cells in
     name order, every second goes to 'test_heterogeneous', so every kind is trained on and tested on
@@ -185,7 +188,13 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
             splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop(1))
         splits["train"].extend(trajs)
     for k, kind in enumerate(sorted(solids)):
-        splits["test_solid" if k % 3 == 1 else "train"].extend(solids[kind])
+        runs = sorted(solids[kind], key=_natural_key)
+        if k % 3 == 1:
+            splits["test_solid"].extend(runs)
+            continue
+        if len(runs) >= 2:
+            splits["val"].append(runs.pop(1))
+        splits["train"].extend(runs)
     held_types = {structure_type(t) for t in splits["test_solid"]}
     for cells in heterogeneous.values():
         hosted_by_held = sorted(c for c in cells if structure_type(c) in held_types)
