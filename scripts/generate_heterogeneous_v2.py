@@ -56,8 +56,8 @@ MELT_K = 2500  # melts every molecular crystal here within 300 steps
 BOND = 0.74  # Å, the H2 bond of an added molecule
 MIN_CONTACT = 0.65  # Å: closest approach allowed across a stacking interface
 # (crystal, defect temperature K, two-phase temperature K: just below the PBE melting line). Every host
-# is a structure type that the split trains on: a cell on a held-out type (I41amd, fcc, rss24-0)
-# would be held out whole (geoelf.data.dataset.make_splits), leaving its kind without a training host.
+# is a structure type that the split trains on: a cell on a type of data/v2/held_out.json would be
+# held out whole (geoelf.data.dataset.make_splits), leaving its kind without a training host.
 CRYSTALS = [
     ("Pa-3_20GPa", 300, 500),
     ("Pa-3_50GPa", 300, 700),

@@ -104,7 +104,7 @@ def test_split_never_divides_a_trajectory_and_covers_every_condition(tmp_path):
     assert set(grown["train"]) - set(splits["train"]) == {"h64_rs1.3_T1000_r10", "h64_rs1.5_T2000_r10"}
 
 
-def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
+def test_thermal_solids_are_held_out_by_structure_type(tmp_path, capsys):
     fake_dataset(tmp_path)
     atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
     kinds = ["C2c-24", "Cmca-12", "I41amd", "P63m", "Pa-3"]
@@ -120,6 +120,16 @@ def test_thermal_solids_are_held_out_by_structure_type(tmp_path):
     assert {t for t in splits["val"] if not t.startswith("h64")} == {"C2c-24_150GPa_T600", "I41amd_150GPa_T600", "P63m_150GPa_T600"}
     assert {"C2c-24_50GPa_T300", "I41amd_50GPa_T300", "P63m_50GPa_T300"} <= set(splits["train"])
     assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
+    # a dataset that names its held-out types: those, and no others; a name it lacks is an error naming the file
+    (tmp_path / "held_out.json").write_text(json.dumps({"solid_types": ["I41amd", "Pa-3"]}))
+    chosen = ds.make_splits(tmp_path)
+    assert {ds.structure_type(t) for t in chosen["test_solid"]} == {"I41amd", "Pa-3"}
+    assert {ds.structure_type(t) for t in chosen["train"] if not t.startswith("h")} == {"C2c-24", "Cmca-12", "P63m"}
+    (tmp_path / "held_out.json").write_text(json.dumps({"solid_types": ["I41amd", "Pa3"]}))
+    assert main(["dataset", "split", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "held_out.json" in err and "Pa3" in err
+    (tmp_path / "held_out.json").unlink()
     doc = ds.info(tmp_path)
     assert doc["by_condition"]["solid Pa-3_150GPa_T600"] == 1 and doc["by_condition"]["crystal Pa-3"] == 1
     assert list(doc["by_temperature"]) == ["300", "1000", "1500", "2000", "none"]  # natural order, not as strings

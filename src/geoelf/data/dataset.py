@@ -22,6 +22,7 @@ DEFAULT_DATASET = "data/v1"  # the dataset a command or training config reads wh
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
 
 
+HELD_OUT_FILE = "held_out.json"  # a dataset's own choice of the solid structure types its split holds out
 HETEROGENEOUS = ("defect", "two-phase")  # phases of v2's cells with defects or two phases side by side
 
 
@@ -144,9 +145,10 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     test and val each cover every density and every temperature) — and keep the others for
     'train', so every condition is trained on. Later replicas join 'train' and never move a
     held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), relaxed
-    crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: of the
-    types in name order, every third from the second (its trajectories at every pressure and
-    temperature) goes to 'test_solid', the others to 'train', so a held-out type is never seen; of
+    crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: the types
+    that the dataset's held_out.json lists (or, without it, every third type in name order from the
+    second), with their trajectories at every pressure and temperature, go to 'test_solid', the
+    others to 'train', so a held-out type is never seen; of
     each trained type with two runs or more, the second run in name order goes to 'val', so that
     choosing the checkpoint and calibrating the error model see solids of known types at another
     temperature or pressure.
@@ -187,9 +189,10 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         if len(trajs) >= 2:
             splits["test" if (rs_rank[cond[0]] + t_rank[cond[1]]) % 2 == 0 else "val"].append(trajs.pop(1))
         splits["train"].extend(trajs)
-    for k, kind in enumerate(sorted(solids)):
+    held_out = held_out_solid_types(root, sorted(solids))
+    for kind in sorted(solids):
         runs = sorted(solids[kind], key=_natural_key)
-        if k % 3 == 1:
+        if kind in held_out:
             splits["test_solid"].extend(runs)
             continue
         if len(runs) >= 2:
@@ -206,6 +209,25 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     with atomic_path(Path(root) / "splits.json") as tmp:
         Path(tmp).write_text(json.dumps({"version": 2, "rule": rule, "splits": splits}, indent=1))
     return splits
+
+
+def held_out_solid_types(root: str | Path, types: list[str]) -> set[str]:
+    """The structure types of thermal solids that 'test_solid' holds out: the ``solid_types`` of the
+    dataset's held_out.json (a choice made for the science, e.g. one atomic and two molecular types,
+    none hosting a heterogeneous cell), else every third of ``types`` in name order from the second."""
+    path = Path(root) / HELD_OUT_FILE
+    if not path.is_file():
+        return {t for k, t in enumerate(sorted(types)) if k % 3 == 1}
+    try:
+        listed = json.loads(path.read_text())["solid_types"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GeoelfError(f"cannot read its solid_types: {exc!r}", str(path)) from None
+    if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+        raise GeoelfError("solid_types must be a list of structure type names", str(path))
+    missing = sorted(set(listed) - set(types))
+    if types and missing:  # a misspelt type would silently train on what it means to hold out
+        raise GeoelfError(f"lists {', '.join(missing)}, which has no thermal solids here", str(path))
+    return set(listed)
 
 
 def structure_type(trajectory: str) -> str:
