@@ -94,7 +94,8 @@ def split_targets(args: argparse.Namespace) -> list[dict] | None:
 def print_targets(args: argparse.Namespace, targets: list[dict]) -> None:
     """Each target's measures: goal, measured, met."""
     if not targets:
-        print(f"  targets: {args.targets} sets none on this split")
+        where = "this split" if args.split else "files (targets are set on dataset splits: --dataset, --split)"
+        print(f"  targets: {args.targets} sets none on {where}")
         return
     rows = [row for t in targets for row in t["rows"]]
     print(f"  targets ({args.targets}): {sum(r['met'] for r in rows)} of {len(rows)} met")
