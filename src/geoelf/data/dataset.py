@@ -20,8 +20,6 @@ from geoelf.io.common import atomic_path, file_stem
 
 DEFAULT_DATASET = "data/v1"  # the dataset a command or training config reads when given none
 PRESSURE_BINS = [0, 100, 200, 300, 400, 500, 700, 1000]  # GPa
-
-
 HELD_OUT_FILE = "held_out.json"  # a dataset's own choice of the solid structure types its split holds out
 HETEROGENEOUS = ("defect", "two-phase")  # phases of v2's cells with defects or two phases side by side
 
@@ -148,10 +146,9 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: the types
     that the dataset's held_out.json lists (or, without it, every third type in name order from the
     second), with their trajectories at every pressure and temperature, go to 'test_solid', the
-    others to 'train', so a held-out type is never seen; of
-    each trained type with two runs or more, the second run in name order goes to 'val', so that
-    choosing the checkpoint and calibrating the error model see solids of known types at another
-    temperature or pressure.
+    others to 'train', so a held-out type is never seen; of each trained type with two runs or more,
+    the second run in name order goes to 'val', so that choosing the checkpoint and calibrating the
+    error model see solids of known types at another temperature or pressure.
     Heterogeneous cells (phases 'defect' and 'two-phase': vacancies, interstitials, solid | fluid and
     molecular | atomic fluid cells) are held out by host within each kind: of each kind's cells in
     name order, every second goes to 'test_heterogeneous', so every kind is trained on and tested on
@@ -198,9 +195,8 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         if len(runs) >= 2:
             splits["val"].append(runs.pop(1))
         splits["train"].extend(runs)
-    held_types = {structure_type(t) for t in splits["test_solid"]}
     for cells in heterogeneous.values():
-        hosted_by_held = sorted(c for c in cells if structure_type(c) in held_types)
+        hosted_by_held = sorted(c for c in cells if structure_type(c) in held_out)
         splits["test_heterogeneous"].extend(hosted_by_held)
         for k, cell in enumerate(sorted(cells - set(hosted_by_held), key=_natural_key)):
             splits["test_heterogeneous" if k % 2 == 1 else "train"].append(cell)
