@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from geoelf.analysis.evaluate import evaluate, references
     from geoelf.analysis.targets import target_rows
     from geoelf.cli.common import fmt, print_json
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     uncertainty = False if args.no_uncertainty else None  # None: whenever the model carries a calibration
     doc = evaluate(model, refs, topology=not args.no_topology, plots=args.plots, uncertainty=uncertainty)
     if targets is not None:
-        doc["targets"] = [{"target": t, "rows": [row.__dict__ for row in target_rows(t, doc)]} for t in targets]
+        doc["targets"] = [{"target": t, "rows": [asdict(row) for row in target_rows(t, doc)]} for t in targets]
     files, aggregate, by_pressure, provenance = doc["files"], doc["aggregate"], doc["by_pressure"], doc["provenance"]
     if args.json:
         print_json(doc)
