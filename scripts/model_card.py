@@ -180,8 +180,8 @@ def main() -> None:
                         help="take the baselines' documents from an earlier card's evaluation folder where present "
                              "(repeat for several: the first that holds a document gives it)")
     parser.add_argument("--reuse-model", action="store_true",
-                        help="take the model's own documents from its evaluation folder (to rewrite the card's text "
-                             "without re-evaluating); refused unless they were made with the same weights")
+                        help="take the model's own documents, and the baselines' it made, from its evaluation folder (to rewrite "
+                             "the card's text without re-evaluating); refused unless they were made with the same weights")
     args = parser.parse_args()
     folder = Path(args.model)
     config = json.loads((folder / "config.json").read_text())
@@ -209,7 +209,8 @@ def main() -> None:
         split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
         split_name, _, pattern = split_files(split_spec)
         for model in [str(folder), *args.baseline]:
-            reuse = ([own_reuse] if own_reuse else []) if model == str(folder) else args.reuse_baselines
+            # a rerun with --reuse-model also takes the baselines' documents this card made before
+            reuse = ([own_reuse] if own_reuse else []) if model == str(folder) else [*args.reuse_baselines, *([own_reuse] if own_reuse else [])]
             doc, cmd = evaluate(model, args.dataset, split, topology, reuse)
             label = name if model == str(folder) else doc["model"]
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied

@@ -17,8 +17,10 @@ cd "$(dirname "$0")/.."
 GEOELF=.venv/bin/geoelf
 PYTHON=.venv/bin/python
 MODELS=(dense-h-v2 dense-h-v2-geometry)
-# every held-out split: v1's three (never trained on) and v2's four
+# the card's splits: v1's three held-out ones (never trained on), v2's validation split and its three held-out ones
 SPLITS=(test test_large crystal data/v2:test data/v2:val data/v2:test_solid data/v2:test_heterogeneous)
+# the error bars are fitted on the validation splits, so they are judged on the others only
+HELD_OUT=(test test_large crystal data/v2:test data/v2:test_solid data/v2:test_heterogeneous)
 
 case "${1:-}" in
   split)
@@ -47,13 +49,13 @@ case "${1:-}" in
     reuse=(--reuse-baselines src/geoelf/models/dense-h-v1-ks/evaluation --reuse-baselines src/geoelf/models/dense-h-v1/evaluation)
     for m in "${MODELS[@]}"; do
       $PYTHON scripts/model_card.py "src/geoelf/models/$m" --dataset data/v1 --splits "${SPLITS[@]}" \
-        --notes "docs/model_notes/$m.md" --targets configs/dense-h-v2-targets.yaml \
+        --status "$(cat "docs/model_notes/$m-status.md")" --notes "docs/model_notes/$m.md" --targets configs/dense-h-v2-targets.yaml \
         --baseline dense-h-v1-ks --baseline dense-h-v1 --run "runs/$m" "${reuse[@]}" ${REUSE_MODEL:+--reuse-model}
       reuse+=(--reuse-baselines "src/geoelf/models/$m/evaluation")
     done ;;
   uncertainty)
     for m in "${MODELS[@]}"; do
-      $PYTHON scripts/calibration_report.py "src/geoelf/models/$m" --dataset data/v1 --splits "${SPLITS[@]}" \
+      $PYTHON scripts/calibration_report.py "src/geoelf/models/$m" --dataset data/v1 --splits "${HELD_OUT[@]}" \
         --figures "docs/uncertainty/$m" --card --reuse-card
     done ;;
   domain)
