@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-# the embedded model dense-h-v1: ELF from the positions alone with its error bars, its network descriptors, then the
+# the embedded default model (dense-h-v2): the ELF with its error bars, its network descriptors, then the
 # same prediction scored against the DFT ELF of that snapshot (R², errors, φ, critical points)
 demo: setup
 	$(BIN)/geoelf predict $(STRUCTURE) --network --uncertainty -o demo_elf.cube.gz

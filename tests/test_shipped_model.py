@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from geoelf.cli.main import main
 from geoelf.model import package
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import domain_check  # noqa: E402  the cases of `python scripts/domain_check.py`
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "geoelf" / "examples"
 STRUCTURE = EXAMPLES / "h64_rs1.33_T2800.extxyz"
@@ -21,12 +25,12 @@ def test_default_model_ships_as_safetensors_and_config():
     config = json.loads((folder / "config.json").read_text())
     assert config["format"] == package.FORMAT and config["net"]["species"] == [1]
     lo, hi = config["domain"]["rs_range"]
-    assert 1.2 < lo <= hi < 1.7  # bohr: the dense fluid it was trained on
+    assert 1.0 < lo < 1.1 and 2.0 < hi < 2.2  # bohr: datasets v1 and v2, ≈ 7 GPa to 1.5 TPa
 
 
 def test_shipped_model_reproduces_the_dft_elf_of_a_held_out_snapshot(capsys):
     # the snapshot's trajectory (rs 1.33, 2800 K) is in v1's test split, never trained on; the
-    # default model gives this file R² 0.9992, MAE 0.0055, Δφ_3D 0.000 and 366 of 372 critical points
+    # default model gives this file R² 0.9992, MAE 0.0056, Δφ_3D 0.001 and 366 of 372 critical points
     # matched: a broken package, a changed grid convention, a kernel or one-shot regression falls below
     assert main(["evaluate", str(REFERENCE), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -47,6 +51,17 @@ def test_predict_with_the_default_model_prints_network_descriptors(capsys, tmp_p
 
     field = read(str(out))
     assert field.shape == (45, 45, 45) and 0.0 <= field.data.min() and field.data.max() <= 1.0
+
+
+def test_the_default_models_domain_is_the_whole_dense_hydrogen_range():
+    # the dilute molecular limit and the molecular crystals at 20 GPa are inside; a fluid frame squeezed
+    # to rs 0.9 or stretched to rs 2.6 bohr, beyond any training data, is flagged
+    from geoelf.model.predict import Predictor
+
+    predictor = Predictor(None)
+    for label, atoms, expected in domain_check.cases():
+        flagged, _, score = predictor.domain(atoms, predictor.net.invariant(predictor.atom_state(atoms)))
+        assert flagged == expected, f"{label}: score {score:.2f}"
 
 
 def test_predictor_threads_limit_numba_too():
