@@ -53,6 +53,21 @@ def test_evaluate_pools_its_metrics_by_sampling_condition(tmp_path):
         assert doc["by_condition"][name]["mae"] == pytest.approx(pooled["mae"], rel=1e-12)
 
 
+def test_a_frame_whose_network_percolates_on_one_side_only_is_a_phi_miss():
+    """φ_3D of one field and none of the other (its attractor graph does not percolate in 3D) counts
+    against the share within 0.02 instead of leaving the frame out of it."""
+    from geoelf.analysis.evaluate import _topology_aggregate
+
+    def frame(ref, pred):
+        return {"phi_3d_ref": ref, "phi_3d_pred": pred, "cp_matched": 9, "cp_ref": 10}
+
+    files = [frame(0.50, 0.51), frame(0.40, 0.45), frame(0.21, None), frame(None, 0.30), frame(None, None)]
+    doc = _topology_aggregate(files)
+    assert doc["phi_3d_within_0.02"] == pytest.approx(1 / 4)  # four frames with a φ_3D, one within 0.02
+    assert doc["cp_matched_fraction"] == pytest.approx(0.9)
+    assert _topology_aggregate([frame(None, None)])["phi_3d_within_0.02"] is None
+
+
 def test_sample_round_trip_is_within_quantisation(tmp_path):
     atoms = Atoms("H2", positions=[[0, 0, 0], [0.8, 0.1, 0]], cell=[2.0, 2.1, 2.2], pbc=True)
     field = gaussian_field(atoms, (10, 11, 12))

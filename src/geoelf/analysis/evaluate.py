@@ -138,11 +138,13 @@ def _pooled_by_group(
 
 
 def _topology_aggregate(files: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Fraction of files with |Δφ_3D| ≤ PHI_TOLERANCE and of DFT critical points matched."""
+    """Fraction of files with |Δφ_3D| ≤ PHI_TOLERANCE and of DFT critical points matched. A file where
+    one field's attractor graph percolates in 3D and the other's does not (φ_3D of one side None) is a
+    miss, not left out; files where neither percolates are left out."""
     phi = [
-        abs(f["phi_3d_pred"] - f["phi_3d_ref"])
+        np.inf if f["phi_3d_pred"] is None or f["phi_3d_ref"] is None else abs(f["phi_3d_pred"] - f["phi_3d_ref"])
         for f in files
-        if f["phi_3d_pred"] is not None and f["phi_3d_ref"] is not None
+        if f["phi_3d_pred"] is not None or f["phi_3d_ref"] is not None
     ]
     return {
         "phi_3d_within_0.02": float(np.mean(np.array(phi) <= PHI_TOLERANCE)) if phi else None,
