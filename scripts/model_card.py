@@ -208,9 +208,10 @@ def main() -> None:
         docs = []
         split_folder, split_spec, kept_name = split_dataset(split, args.dataset)
         split_name, _, pattern = split_files(split_spec)
+        own = [own_reuse] if own_reuse else []
         for model in [str(folder), *args.baseline]:
             # a rerun with --reuse-model also takes the baselines' documents this card made before
-            reuse = ([own_reuse] if own_reuse else []) if model == str(folder) else [*args.reuse_baselines, *([own_reuse] if own_reuse else [])]
+            reuse = own if model == str(folder) else [*args.reuse_baselines, *own]
             doc, cmd = evaluate(model, args.dataset, split, topology, reuse)
             label = name if model == str(folder) else doc["model"]
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied

@@ -20,7 +20,8 @@ MODELS=(dense-h-v2 dense-h-v2-geometry)
 # the card's splits: v1's three held-out ones (never trained on), v2's validation split and its three held-out ones
 SPLITS=(test test_large crystal data/v2:test data/v2:val data/v2:test_solid data/v2:test_heterogeneous)
 # the error bars are fitted on the validation splits, so they are judged on the others only
-HELD_OUT=(test test_large crystal data/v2:test data/v2:test_solid data/v2:test_heterogeneous)
+HELD_OUT=()
+for s in "${SPLITS[@]}"; do [[ $s == *:val ]] || HELD_OUT+=("$s"); done
 
 case "${1:-}" in
   split)

@@ -11,7 +11,7 @@ from geoelf.cli.main import main
 from geoelf.model import package
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import domain_check  # noqa: E402  the cases of `python scripts/domain_check.py`
+import domain_check  # the cases of `python scripts/domain_check.py`
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "geoelf" / "examples"
 STRUCTURE = EXAMPLES / "h64_rs1.33_T2800.extxyz"
@@ -56,12 +56,8 @@ def test_predict_with_the_default_model_prints_network_descriptors(capsys, tmp_p
 def test_the_default_models_domain_is_the_whole_dense_hydrogen_range():
     # the dilute molecular limit and the molecular crystals at 20 GPa are inside; a fluid frame squeezed
     # to rs 0.9 or stretched to rs 2.6 bohr, beyond any training data, is flagged
-    from geoelf.model.predict import Predictor
-
-    predictor = Predictor(None)
-    for label, atoms, expected in domain_check.cases():
-        flagged, _, score = predictor.domain(atoms, predictor.net.invariant(predictor.atom_state(atoms)))
-        assert flagged == expected, f"{label}: score {score:.2f}"
+    for row in domain_check.check(None)["rows"]:
+        assert row["flagged"] == row["expected_flagged"], f"{row['structure']}: score {row['score']:.2f}"
 
 
 def test_predictor_threads_limit_numba_too():

@@ -18,7 +18,7 @@ from typing import Any
 from geoelf.errors import GeoelfError
 from geoelf.model.validate import FORMAT
 
-DEFAULT_MODEL = "dense-h-v2"  # dense-h-v2-geometry: the same domain without the one-shot channels, 2–3× faster
+DEFAULT_MODEL = "dense-h-v2"  # dense-h-v2-geometry: the same domain without the one-shot, about 3× faster a frame
 
 
 def builtin_models() -> list[str]:
