@@ -24,6 +24,7 @@ from ase.spacegroup import crystal
 from geoelf.dft.elf import label_batch
 from geoelf.dft.profile import Profile
 from geoelf.dft.relax import relax
+from geoelf.units import EV_A3_GPA
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "v1"
 BOND = 0.74  # Å, starting H2 bond length
@@ -144,12 +145,18 @@ def main() -> None:
             os.replace(tmp, path)
             logging.info("%s: %s", name, facts)
         atoms = read(path)
-        info = atoms.info
-        meta = {"phase": info["phase"], "trajectory": name, "target_pressure_gpa": info["target_pressure_gpa"],
-                "relax_converged": bool(info["converged"]), "relax_steps": int(info["steps"]),
-                "enthalpy_ev_per_atom": (info["energy_ev"] + info["target_pressure_gpa"] / 160.21766208 * atoms.get_volume()) / len(atoms)}
-        items.append((name, atoms, meta))
+        items.append((name, atoms, crystal_meta(name, atoms)))
     label_batch(items, ROOT / "crystal", profile, progress=False)
+
+
+def crystal_meta(name: str, atoms: Atoms) -> dict:
+    """A relaxed crystal's sample attributes: its structure type as the phase (the name's part before
+    '_'), the name as its trajectory, the relaxation's facts and the enthalpy per atom (eV)."""
+    info = atoms.info
+    pv_ev = info["target_pressure_gpa"] / EV_A3_GPA * atoms.get_volume()
+    return {"phase": name.split("_")[0], "trajectory": name, "target_pressure_gpa": info["target_pressure_gpa"],
+            "relax_converged": bool(info["converged"]), "relax_steps": int(info["steps"]),
+            "enthalpy_ev_per_atom": (info["energy_ev"] + pv_ev) / len(atoms)}
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Cmca-12 and Pc-48 types), then relaxed at its pressure with DFT protocol v1 (ASE
 over pw.x SCF stresses) into ``data/v2/solid_structures/<name>.extxyz``. The relaxed cell is repeated
 to at least ``MIN_ATOMS`` atoms and run through Born–Oppenheimer MD at each of its temperatures
 (`geoelf dft md --start`), and the snapshots after equilibration are labelled into
-``data/v2/solid/<name>_T<T>/``. None of the pressures repeats a structure of dataset v1's crystal
+``data/v2/solid/<name>_T<T>/``; the relaxed cell itself is labelled too, as a static crystal, into
+``data/v2/crystal/<name>.h5``. None of the pressures repeats a structure of dataset v1's crystal
 split, which stays held out. Every step skips what is on disk, and the script waits between steps
 while ``--pause-file`` exists. Several copies can run side by side: each structure is claimed by the
 copy that starts it and skipped by the others (``geoelf.dft.claims``).
@@ -33,7 +34,7 @@ from ase.io import read, write
 from ase.spacegroup import crystal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_crystals_v1 import cmca4, hcp_molecular, i41amd, pa3, random_cell
+from generate_crystals_v1 import cmca4, crystal_meta, hcp_molecular, i41amd, pa3, random_cell
 
 from geoelf.dft.claims import claimed
 from geoelf.dft.elf import label_batch
@@ -139,6 +140,8 @@ def run_solid(
 ) -> None:
     """Relax one solid (once) and run and label its thermal snapshots at each temperature."""
     cell = relaxed(name, start, pressure, profile)
+    # the relaxed cell itself, without vibrations: the static crystal that v1's crystal split tests
+    label_batch([(name, cell, crystal_meta(name, cell))], ROOT / "crystal", profile, progress=False)
     supercell = cell.repeat(repeats(cell.cell.array, len(cell)))
     rs = wigner_seitz_rs(supercell.get_volume(), len(supercell))
     for temperature in temperatures:

@@ -127,14 +127,20 @@ def test_thermal_solids_are_held_out_by_structure_type(tmp_path, capsys):
         for traj in (f"{kind}_50GPa_T300", f"{kind}_150GPa_T600"):
             write_sample(tmp_path / "solid" / traj / f"{traj}_0.h5", gaussian_field(atoms, (8, 8, 8)),
                          {"phase": "solid", "trajectory": traj, "temperature_k": 300, "natoms": 2, "sample_id": f"{traj}_0"})
+    for name in ("C2c-24_100GPa", "Cs-IV_300GPa"):  # relaxed crystals of a trained type and of one with no thermal solids
+        write_sample(tmp_path / "crystal" / f"{name}.h5", gaussian_field(atoms, (8, 8, 8)),
+                     {"phase": name.split("_")[0], "trajectory": name, "natoms": 2, "sample_id": name})
     splits = ds.make_splits(tmp_path)
     held = {ds.structure_type(t) for t in splits["test_solid"]}
     assert held == {"Cmca-12", "Pa-3"}  # every third type from the second, in name order, at all its conditions
-    assert len(splits["test_solid"]) == 4 and {ds.structure_type(t) for t in splits["train"]} >= {"C2c-24", "I41amd", "P63m"}
+    # a relaxed crystal follows its structure type: held out with it, to validation beside a trained
+    # type's runs, and to 'crystal' where the dataset has no thermal solid of its type
+    assert "Pa-3" in splits["test_solid"] and "C2c-24_100GPa" in splits["val"] and splits["crystal"] == ["Cs-IV_300GPa"]
+    assert len(splits["test_solid"]) == 5 and {ds.structure_type(t) for t in splits["train"]} >= {"C2c-24", "I41amd", "P63m"}
     # every trained type keeps its first run (natural order: 50 before 150 GPa) and gives the second to validation
-    assert {t for t in splits["val"] if not t.startswith("h64")} == {"C2c-24_150GPa_T600", "I41amd_150GPa_T600", "P63m_150GPa_T600"}
+    assert {t for t in splits["val"] if not t.startswith("h64")} == {"C2c-24_150GPa_T600", "I41amd_150GPa_T600", "P63m_150GPa_T600",
+                                                                      "C2c-24_100GPa"}
     assert {"C2c-24_50GPa_T300", "I41amd_50GPa_T300", "P63m_50GPa_T300"} <= set(splits["train"])
-    assert splits["crystal"] == ["Pa-3"]  # relaxed crystals keep their own split
     # a dataset that names its held-out types: those, and no others; a name it lacks is an error naming the file
     (tmp_path / "held_out.json").write_text(json.dumps({"solid_types": ["I41amd", "Pa-3"]}))
     chosen = ds.make_splits(tmp_path)

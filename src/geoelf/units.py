@@ -11,6 +11,7 @@ import math
 BOHR = 0.529177210903  # Å per bohr (CODATA 2018, as in ASE)
 AMU_G = 1.66053906660e-24  # g per atomic mass unit
 A3_CM3 = 1e-24  # cm³ per Å³
+EV_A3_GPA = 160.21766208  # GPa per eV/Å³
 
 
 def wigner_seitz_rs(volume_a3: float, natoms: int) -> float:

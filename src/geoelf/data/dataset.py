@@ -143,12 +143,14 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     test and val each cover every density and every temperature) — and keep the others for
     'train', so every condition is trained on. Later replicas join 'train' and never move a
     held-out trajectory. Other fluid cell sizes go to 'test_large' (size transfer), relaxed
-    crystals to 'crystal'. Thermal solids (phase 'solid') are held out by structure type: the types
+    crystals to 'crystal' (but see below). Thermal solids (phase 'solid') are held out by structure type: the types
     that the dataset's held_out.json lists (or, without it, every third type in name order from the
     second), with their trajectories at every pressure and temperature, go to 'test_solid', the
     others to 'train', so a held-out type is never seen; of each trained type with two runs or more,
     the second run in name order goes to 'val', so that choosing the checkpoint and calibrating the
-    error model see solids of known types at another temperature or pressure.
+    error model see solids of known types at another temperature or pressure. A relaxed crystal of
+    a type that has thermal solids here follows its type: to 'test_solid' if the type is held out,
+    else to 'val', so that the error model also sees solids without their vibrations.
     Heterogeneous cells (phases 'defect' and 'two-phase': vacancies, interstitials, solid | fluid and
     molecular | atomic fluid cells) are held out by host within each kind: of each kind's cells in
     name order, every second goes to 'test_heterogeneous', so every kind is trained on and tested on
@@ -159,6 +161,7 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
     by_condition: dict[tuple, set[str]] = defaultdict(set)
     solids: dict[str, set[str]] = defaultdict(set)
     heterogeneous: dict[str, set[str]] = defaultdict(set)
+    crystals: list[str] = []
     splits: dict[str, list[str]] = {
         "train": [],
         "val": [],
@@ -174,7 +177,7 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         elif r.get("phase") in HETEROGENEOUS:
             heterogeneous[r["trajectory"].rsplit("_", 1)[-1]].add(r["trajectory"])
         elif r.get("phase") != "fluid":
-            splits["crystal"].append(r.get("trajectory") or r["sample_id"])
+            crystals.append(r.get("trajectory") or r["sample_id"])
         elif r.get("natoms") != 64:
             splits["test_large"].append(r["trajectory"])
         else:
@@ -195,6 +198,9 @@ def make_splits(root: str | Path) -> dict[str, list[str]]:
         if len(runs) >= 2:
             splits["val"].append(runs.pop(1))
         splits["train"].extend(runs)
+    for name in crystals:
+        kind = structure_type(name)
+        splits["test_solid" if kind in held_out else "val" if kind in solids else "crystal"].append(name)
     for cells in heterogeneous.values():
         hosted_by_held = sorted(c for c in cells if structure_type(c) in held_out)
         splits["test_heterogeneous"].extend(hosted_by_held)

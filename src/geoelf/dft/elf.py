@@ -22,10 +22,10 @@ from geoelf.dft.profile import Profile, run_program
 from geoelf.dft.protocol import ElfProtocol
 from geoelf.field import Field
 from geoelf.provenance import file_sha256
+from geoelf.units import EV_A3_GPA
 
 log = logging.getLogger(__name__)
 KB_EV = 8.617333262e-5  # eV/K
-EV_A3_GPA = 160.21766208
 
 
 class DftFailure(Exception):

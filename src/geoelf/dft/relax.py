@@ -20,9 +20,9 @@ from geoelf.dft.elf import DftFailure, scf
 from geoelf.dft.profile import Profile
 from geoelf.dft.protocol import ElfProtocol
 from geoelf.errors import GeoelfError
+from geoelf.units import EV_A3_GPA
 
 log = logging.getLogger(__name__)
-EV_A3_GPA = 160.21766208
 
 
 class QeScf(Calculator):
