@@ -39,12 +39,10 @@ def same_run(doc: dict, model, dataset: str, split: str) -> bool:
     """Whether ``doc`` is what evaluating ``split`` would give now: the same provenance (geoelf version,
     model weights, calibration, topology settings: ``geoelf.provenance.run_provenance``) and the same
     files in the same order."""
+    from geoelf.analysis.evaluate import evaluation_provenance
     from geoelf.data.dataset import samples_of_datasets
-    from geoelf.provenance import run_provenance
-    from geoelf.topology.network import TOPOLOGY_SETTINGS
 
-    options = {"topology": TOPOLOGY_SETTINGS, "uncertainty_sha256": model.calibration.sha256}
-    if doc.get("provenance", {}).get("sha256") != run_provenance(model, options)["sha256"]:
+    if doc.get("provenance", {}).get("sha256") != evaluation_provenance(model, uncertainty=True)["sha256"]:
         return False
     paths = [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
     return [f["path"] for f in doc.get("files", [])] == paths

@@ -52,23 +52,31 @@ def split_dataset(split: str, dataset: str) -> tuple[str, str, str]:
 def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: list[Path] | None = None) -> tuple[dict, str]:
     """`geoelf evaluate` (``geoelf.analysis.evaluate``) on a dataset split or on NAME=GLOB; returns the JSON document and the command.
     ``reuse``: earlier cards' ``evaluation`` folders; the first document there for this model and split
-    is taken instead of a rerun (baselines, whose figures do not change from one model version to the next)."""
+    is taken instead of a rerun (baselines, whose figures do not change from one model version to the
+    next) when it is what a rerun would give: the same provenance (geoelf version, weights, calibration,
+    options) and the same files in the same order; a split or calibration that has changed is evaluated again."""
+    from geoelf.analysis.evaluate import evaluate as evaluate_model
+    from geoelf.analysis.evaluate import evaluation_provenance, references
+    from geoelf.data.dataset import samples_of_datasets
+    from geoelf.model.baselines import get_model
+
     dataset, split, kept_name = split_dataset(split, dataset)
     _, files, pattern = split_files(split)
     options = ["--model", model, "--json"] + ([] if topology else ["--no-topology"])
     where = files or ["--dataset", dataset, "--split", split]
     # the glob is shown unexpanded, as a user would type it
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
+    paths = files or [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
+    loaded = get_model(model)
+    provenance = evaluation_provenance(loaded, topology)["sha256"]
     for folder in reuse or []:
         kept = folder / f"{model_label(model)}_{kept_name}.json"
         if kept.exists():
-            return json.loads(kept.read_text()), f"{shown}   # from {kept}"
-    from geoelf.analysis.evaluate import evaluate as evaluate_model
-    from geoelf.analysis.evaluate import references
-    from geoelf.model.baselines import get_model
-
-    refs = references(files) if files else references(dataset=dataset, split=split)
-    doc = evaluate_model(get_model(model), refs, topology=topology)
+            doc = json.loads(kept.read_text())
+            if [f["path"] for f in doc["files"]] == paths and doc.get("provenance", {}).get("sha256") == provenance:
+                return doc, f"{shown}   # from {kept}"
+            print(f"{kept}: made with another model, calibration or files than {kept_name} has now; evaluated again")
+    doc = evaluate_model(loaded, references(paths), topology=topology)
     return json.loads(json.dumps(doc)), shown  # as `geoelf evaluate --json` prints it
 
 
@@ -114,8 +122,8 @@ def file_rows(doc: dict) -> list[str]:
     rows = []
     for f in doc["files"]:
         dphi = None if f.get("phi_3d_pred") is None or f.get("phi_3d_ref") is None else f["phi_3d_pred"] - f["phi_3d_ref"]
-        rows.append(f"| {Path(f['path']).stem} | {f['r2']:.5f} | {f['mae']:.4f} | {f['max_abs']:.3f} | "
-                    f"{f.get('phi_3d_ref', float('nan')):.3f} | {f.get('phi_3d_pred', float('nan')):.3f} | "
+        phi = ["–" if f.get(k) is None else format(f[k], ".3f") for k in ("phi_3d_ref", "phi_3d_pred")]  # none: no 3D network
+        rows.append(f"| {Path(f['path']).stem} | {f['r2']:.5f} | {f['mae']:.4f} | {f['max_abs']:.3f} | {phi[0]} | {phi[1]} | "
                     f"{'–' if dphi is None else format(dphi, '+.3f')} | {f.get('cp_matched', '–')}/{f.get('cp_ref', '–')} |")
     return rows
 

@@ -191,6 +191,28 @@ def test_an_edited_or_foreign_calibration_is_refused(tiny, tmp_path, capsys):
     assert "has no uncertainty calibration" in capsys.readouterr().err
 
 
+def test_an_evaluation_names_the_calibration_that_made_its_coverage(tiny, tmp_path):
+    """The provenance ``evaluate`` records is ``evaluation_provenance`` of the same model and options,
+    and it changes with the calibration: a document made with other error bars is never taken for a
+    rerun (the model cards and the calibration report compare it before reusing one)."""
+    from geoelf.analysis.evaluate import evaluate, evaluation_provenance, references
+    from geoelf.model.predict import Predictor
+
+    root, refs = tiny
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, frames in ((first, refs[:2]), (second, refs[1:])):
+        assert main(["calibrate", *frames, "--model", str(root / "model"), "-o", str(folder), "--points", "200",
+                     "--draws", "8"]) == 0
+    model = Predictor(str(first), precision="float32")
+    doc = evaluate(model, references(refs[:1]), topology=False)
+    assert doc["provenance"] == evaluation_provenance(model, topology=False)
+    assert "uncertainty_sha256" in doc["provenance"]["options"] and doc["files"][0]["coverage"]["within_1sigma"] >= 0
+    other = evaluation_provenance(Predictor(str(second), precision="float32"), topology=False)
+    assert other["sha256"] != doc["provenance"]["sha256"]
+    bare = evaluate(model, references(refs[:1]), topology=False, uncertainty=False)
+    assert bare["provenance"] == evaluation_provenance(model, topology=False, uncertainty=False) != doc["provenance"]
+
+
 def test_save_and_load_round_trip_the_head(tiny, tmp_path):
     root, _ = tiny
     folder = tmp_path / "p"

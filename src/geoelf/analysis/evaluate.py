@@ -43,6 +43,19 @@ def references(
         yield path, field, meta
 
 
+def evaluation_provenance(model: Any, topology: bool = True, uncertainty: bool | None = None) -> dict[str, Any]:
+    """The provenance ``evaluate`` records for these options (``geoelf.provenance.run_provenance``):
+    two documents with the same ``sha256`` hold the same numbers for the same files."""
+    from geoelf.provenance import run_provenance
+    from geoelf.topology.network import TOPOLOGY_SETTINGS
+
+    calibration = getattr(model, "calibration", None)
+    options: dict[str, Any] = {"topology": TOPOLOGY_SETTINGS if topology else None}
+    if (calibration is not None if uncertainty is None else uncertainty) and calibration is not None:
+        options["uncertainty_sha256"] = calibration.sha256
+    return run_provenance(model, options)
+
+
 def evaluate(
     model: Any,
     refs: Iterable[tuple[str, Field, dict[str, Any]]],
@@ -59,17 +72,14 @@ def evaluate(
     """
     from geoelf.analysis.compare import compare, metrics
     from geoelf.data.dataset import condition_of, pressure_bin
-    from geoelf.provenance import file_sha256, run_provenance
-    from geoelf.topology.network import TOPOLOGY_SETTINGS
+    from geoelf.provenance import file_sha256
 
     calibration = getattr(model, "calibration", None)
     uncertainty = calibration is not None if uncertainty is None else uncertainty
     error_model = None
-    options: dict[str, Any] = {"topology": TOPOLOGY_SETTINGS if topology else None}
     if uncertainty and calibration is not None:
         error_model = {"xi_A": calibration.xi_A, "samples": calibration.samples, "phi_scale": calibration.phi_scale}
-        options["uncertainty_sha256"] = calibration.sha256
-    provenance = run_provenance(model, options)
+    provenance = evaluation_provenance(model, topology, uncertainty)
     files: list[dict[str, Any]] = []
     ref_values: list[np.ndarray] = []
     pred_values: list[np.ndarray] = []
