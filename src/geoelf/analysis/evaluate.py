@@ -51,7 +51,7 @@ def evaluation_provenance(model: Any, topology: bool = True, uncertainty: bool |
 
     calibration = getattr(model, "calibration", None)
     options: dict[str, Any] = {"topology": TOPOLOGY_SETTINGS if topology else None}
-    if (calibration is not None if uncertainty is None else uncertainty) and calibration is not None:
+    if calibration is not None and uncertainty is not False:  # σ's coverage is measured by default
         options["uncertainty_sha256"] = calibration.sha256
     return run_provenance(model, options)
 
