@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -255,13 +257,20 @@ def test_cheap_checks_come_before_dask_and_folders_keep_only_structures(setup, s
 def test_screen_is_quiet_and_ctrl_c_ends_it_with_130(setup, small, tmp_path):
     cmd = [sys.executable, "-m", "geoelf.cli.main", "screen", str(setup / "traj.extxyz"), "-o", str(tmp_path / "r.parquet"),
            "--model", str(setup / "model"), "--grid", "10", "10", "10", "--workers", "2", "--chunk", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     parts = tmp_path / "r.parquet.parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(parts.glob("*.parquet"))) < 3:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-    out, err = proc.communicate(timeout=120)
+    with socket.socket() as taken:  # another cluster on the machine holds the scheduler's HTTP port: no word of it
+        with contextlib.suppress(OSError):  # held already
+            taken.bind(("", 8787))
+            taken.listen()
+        # Ctrl-C as at a terminal: a process that inherits SIGINT ignored (a test run started in the
+        # background) rightly stays deaf to it, so the child gets the default disposition
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(parts.glob("*.parquet"))) < 3:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     lines = [line for line in err.splitlines() if line.strip() and "screen:" not in line]  # the progress bar aside
     assert lines == ["geoelf: interrupted"], err[-2000:]
