@@ -146,18 +146,20 @@ def targets_section(targets: list[dict], docs: dict[str, dict]) -> list[str]:
     return lines
 
 
-def kept_uncertainty_section(card: Path) -> list[str]:
-    """The card's "## Uncertainty" section as `scripts/calibration_report.py --card` wrote it (kept when
-    the rest of the card is rewritten; empty if there is none)."""
-    if not card.exists() or "## Uncertainty" not in card.read_text():
+def kept_section(card: Path, heading: str) -> list[str]:
+    """The card's section under ``heading`` as it stands (kept when the rest of the card is rewritten:
+    the "## Uncertainty" that `scripts/calibration_report.py --card` wrote, or the "## Training" of a run
+    that is not here); empty if there is none."""
+    if not card.exists() or f"\n{heading}\n" not in card.read_text():
         return []
-    section = "## Uncertainty" + card.read_text().split("## Uncertainty", 1)[1]
+    section = f"{heading}\n" + card.read_text().split(f"\n{heading}\n", 1)[1]
     return section.split("\n## ", 1)[0].rstrip().split("\n") + [""]
 
 
-def training_section(run: Path | None) -> list[str]:
+def training_section(run: Path | None, card: Path) -> list[str]:
+    """The training run's facts from its checkpoint, or the card's own section when the run is not here."""
     if run is None or not (run / "checkpoint.json").exists():
-        return []
+        return kept_section(card, "## Training")
     state = json.loads((run / "checkpoint.json").read_text())
     cfg = state.get("config", {})
     last = state["history"][-1] if state.get("history") else {}
@@ -195,6 +197,7 @@ def main() -> None:
     config = json.loads((folder / "config.json").read_text())
     name = config.get("name", folder.name)
     out_dir = folder / "evaluation"
+    card = folder / "MODEL_CARD.md"
     out_dir.mkdir(exist_ok=True)
     from geoelf.provenance import file_sha256
 
@@ -209,7 +212,7 @@ def main() -> None:
               f"- Protocol of the labels: `{config.get('protocol_id')}` (QE 6.7, PBE, 60 Ry, k-spacing 0.45 Å⁻¹).",
               f"- Training domain: rs {dom.get('rs_range', ['?', '?'])[0]:.2f}–{dom.get('rs_range', ['?', '?'])[1]:.2f} bohr, "
               f"shortest H–H {dom.get('min_hh', float('nan')):.3f} Å; outside it `predict` warns and sets `out_of_domain`.", ""]
-    lines += training_section(args.run)
+    lines += training_section(args.run, card)
     split_lines, own_docs = [], {}
     for split in args.splits:
         topology = True
@@ -246,8 +249,7 @@ def main() -> None:
     if args.notes:
         lines += ["## Limits and notes", "", args.notes.read_text().strip(), ""]
     (out_dir / "weights.sha256").write_text(weights_hash + "\n")  # which weights the documents were made with
-    card = folder / "MODEL_CARD.md"
-    lines += kept_uncertainty_section(card)
+    lines += kept_section(card, "## Uncertainty")
     card.write_text("\n".join(lines))
     print(f"wrote {folder / 'MODEL_CARD.md'} and {out_dir}/")
 
