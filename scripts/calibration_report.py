@@ -36,16 +36,13 @@ def evaluate_split(model, dataset: str, split: str, kept: Path | None = None) ->
 
 
 def same_run(doc: dict, model, dataset: str, split: str) -> bool:
-    """Whether ``doc`` is what evaluating ``split`` would give now: the same provenance (geoelf version,
-    model weights, calibration, topology settings: ``geoelf.provenance.run_provenance``) and the same
-    files in the same order."""
-    from geoelf.analysis.evaluate import evaluation_provenance
+    """Whether ``doc`` is what evaluating ``split`` with σ coverage would give now
+    (``geoelf.analysis.evaluate.is_rerun``)."""
+    from geoelf.analysis.evaluate import is_rerun
     from geoelf.data.dataset import samples_of_datasets
 
-    if doc.get("provenance", {}).get("sha256") != evaluation_provenance(model, uncertainty=True)["sha256"]:
-        return False
     paths = [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
-    return [f["path"] for f in doc.get("files", [])] == paths
+    return is_rerun(doc, model, paths, uncertainty=True)
 
 
 def scaled(atoms, rs_shift: float):

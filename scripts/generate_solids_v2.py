@@ -66,19 +66,15 @@ def plan() -> list[tuple[str, Atoms, float, tuple[int, ...]]]:
         ("I41amd_1000GPa", i41amd(1.03, 2.62), 1000.0, (300,)),
         ("fcc_1000GPa", fcc(1.36), 1000.0, (300, 600)),
     ]
-    searched = [
-        (f"rss{n}-{k}_{p}GPa", random_cell(n, v, 900 + 10 * n + k), float(p), (300,))
-        for n, p, v in ((12, 150, 1.90), (24, 150, 1.90), (12, 250, 1.55), (24, 250, 1.55))
-        for k in range(2)
-    ]
+    searched = [(n, k, p, v) for n, p, v in ((12, 150, 1.90), (24, 150, 1.90), (12, 250, 1.55), (24, 250, 1.55))
+                for k in range(2)]
     # one more molecular cell of each size at 100 and at 200 GPa, each its own structure type (so its
     # thermal run trains): the molecular solid between P6₃/mmc's 80 GPa and the searched cells' 250 GPa
-    between = [
+    between = [(n, k, p, v) for n in (12, 24) for k, p, v in ((2, 100, 2.10), (3, 200, 1.70))]
+    return ordered + [
         (f"rss{n}-{k}_{p}GPa", random_cell(n, v, 900 + 10 * n + k), float(p), (300,))
-        for n in (12, 24)
-        for k, p, v in ((2, 100, 2.10), (3, 200, 1.70))
+        for n, k, p, v in searched + between
     ]
-    return ordered + searched + between
 
 
 def repeats(cell: np.ndarray, natoms: int, minimum: int = MIN_ATOMS) -> tuple[int, int, int]:

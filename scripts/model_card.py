@@ -56,7 +56,7 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: list[P
     next) when it is what a rerun would give: the same provenance (geoelf version, weights, calibration,
     options) and the same files in the same order; a split or calibration that has changed is evaluated again."""
     from geoelf.analysis.evaluate import evaluate as evaluate_model
-    from geoelf.analysis.evaluate import evaluation_provenance, references
+    from geoelf.analysis.evaluate import is_rerun, references
     from geoelf.data.dataset import samples_of_datasets
     from geoelf.model.baselines import get_model
 
@@ -68,12 +68,11 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: list[P
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
     paths = files or [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
     loaded = get_model(model)
-    provenance = evaluation_provenance(loaded, topology)["sha256"]
     for folder in reuse or []:
         kept = folder / f"{model_label(model)}_{kept_name}.json"
         if kept.exists():
             doc = json.loads(kept.read_text())
-            if [f["path"] for f in doc["files"]] == paths and doc.get("provenance", {}).get("sha256") == provenance:
+            if is_rerun(doc, loaded, paths, topology):
                 return doc, f"{shown}   # from {kept}"
             print(f"{kept}: made with another model, calibration or files than {kept_name} has now; evaluated again")
     doc = evaluate_model(loaded, references(paths), topology=topology)
@@ -150,9 +149,10 @@ def kept_section(card: Path, heading: str) -> list[str]:
     """The card's section under ``heading`` as it stands (kept when the rest of the card is rewritten:
     the "## Uncertainty" that `scripts/calibration_report.py --card` wrote, or the "## Training" of a run
     that is not here); empty if there is none."""
-    if not card.exists() or f"\n{heading}\n" not in card.read_text():
+    text = card.read_text() if card.exists() else ""
+    if f"\n{heading}\n" not in text:
         return []
-    section = f"{heading}\n" + card.read_text().split(f"\n{heading}\n", 1)[1]
+    section = f"{heading}\n" + text.split(f"\n{heading}\n", 1)[1]
     return section.split("\n## ", 1)[0].rstrip().split("\n") + [""]
 
 

@@ -56,6 +56,16 @@ def evaluation_provenance(model: Any, topology: bool = True, uncertainty: bool |
     return run_provenance(model, options)
 
 
+def is_rerun(
+    doc: dict[str, Any], model: Any, paths: Sequence[str], topology: bool = True, uncertainty: bool | None = None
+) -> bool:
+    """Whether an evaluation document is what ``evaluate`` would give now for ``paths``: the same
+    provenance (geoelf version, weights, calibration, options) and the same files in the same order."""
+    recorded = doc.get("provenance", {}).get("sha256")
+    same_files = [f["path"] for f in doc.get("files", [])] == [str(p) for p in paths]
+    return same_files and recorded == evaluation_provenance(model, topology, uncertainty)["sha256"]
+
+
 def evaluate(
     model: Any,
     refs: Iterable[tuple[str, Field, dict[str, Any]]],
