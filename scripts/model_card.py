@@ -68,13 +68,17 @@ def evaluate(model: str, dataset: str, split: str, topology: bool, reuse: list[P
     shown = f"geoelf evaluate {pattern.replace(',', ' ')} {shlex.join(options)}" if files else shlex.join(["geoelf", "evaluate", *where, *options])
     paths = files or [str(p) for _, some in samples_of_datasets(dataset, split) for p in some]
     loaded = get_model(model)
+    stale = []
     for folder in reuse or []:
         kept = folder / f"{model_label(model)}_{kept_name}.json"
         if kept.exists():
             doc = json.loads(kept.read_text())
             if is_rerun(doc, loaded, paths, topology):
                 return doc, f"{shown}   # from {kept}"
-            print(f"{kept}: made with another model, calibration or files than {kept_name} has now; evaluated again")
+            stale.append(str(kept))
+    if stale:
+        print(f"{', '.join(stale)}: made with another model, calibration or files than {kept_name} has now; "
+              "evaluated again")
     doc = evaluate_model(loaded, references(paths), topology=topology)
     return json.loads(json.dumps(doc)), shown  # as `geoelf evaluate --json` prints it
 
