@@ -75,7 +75,9 @@ def autocorrelation(field: Field, data: np.ndarray | None = None) -> tuple[np.nd
 
 def correlation_length(r: np.ndarray, c: np.ndarray) -> tuple[float, float, float]:
     """(ξ at the first 1/e crossing, ξ from an exponential fit, its standard error), Å."""
-    from scipy.optimize import curve_fit
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     target = 1 / math.e
     below = np.flatnonzero(c < target)
@@ -89,9 +91,13 @@ def correlation_length(r: np.ndarray, c: np.ndarray) -> tuple[float, float, floa
     n = int(stop[0]) if len(stop) else len(r)
     n = max(n, 3)
     try:
-        popt, pcov = curve_fit(
-            lambda x, ell: np.exp(-x / ell), r[:n], c[:n], p0=[xi if np.isfinite(xi) else r[1]], maxfev=2000
-        )
+        with warnings.catch_warnings():
+            # a fit through as many points as parameters has no covariance: its standard error is then
+            # inf, which says so itself, rather than a warning on the console
+            warnings.simplefilter("ignore", OptimizeWarning)
+            popt, pcov = curve_fit(
+                lambda x, ell: np.exp(-x / ell), r[:n], c[:n], p0=[xi if np.isfinite(xi) else r[1]], maxfev=2000
+            )
         return xi, float(popt[0]), float(np.sqrt(pcov[0, 0]))
     except (RuntimeError, ValueError):
         return xi, float("nan"), float("nan")

@@ -45,7 +45,7 @@ def calibrate(
     """The σ head and the calibration record (for ``uncertainty.save_calibration``) of ``predictor``
     (a loaded ``Predictor``) fitted on the reference frames ``refs`` (path, DFT field, metadata)."""
     from geoelf.topology.network import PHI_KEYS, analyse, networking
-    from geoelf.topology.uncertainty import phi_draws
+    from geoelf.topology.uncertainty import topology_sigma
 
     rng = np.random.default_rng(seed)
     frames = list(refs)
@@ -70,11 +70,12 @@ def calibrate(
     for (path, ref, meta), pred in zip(frames, predictions):
         assert pred.sigma is not None
         an = analyse(pred.field)
-        spread = np.nanstd(phi_draws(an, pred.sigma, predictor.calibration.xi_A, draws, seed), axis=0)
+        # the unscaled σ of each φ, as a prediction computes it (None where fewer than two draws reach φ)
+        spread = topology_sigma(an, pred.sigma, predictor.calibration.xi_A, draws, 1.0, seed)
         phi_pred, phi_ref = networking(pred.field, an), networking(ref, analyse(ref))
-        for k, key in enumerate(PHI_KEYS):
-            if phi_pred[key] is not None and phi_ref[key] is not None and spread[k] > 0:
-                ratios.append(abs(phi_pred[key] - phi_ref[key]) / spread[k])
+        for key in PHI_KEYS:
+            if phi_pred[key] is not None and phi_ref[key] is not None and (sigma := spread[f"{key}_sigma"]):
+                ratios.append(abs(phi_pred[key] - phi_ref[key]) / sigma)
         files.append({"path": path, "pressure_gpa": meta.get("pressure_gpa")})
         log.info("%s: topology draws", path)
     record = {
