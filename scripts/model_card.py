@@ -194,7 +194,7 @@ def main() -> None:
                         help="take the baselines' documents from an earlier card's evaluation folder where present "
                              "(repeat for several: the first that holds a document gives it)")
     parser.add_argument("--reuse-model", action="store_true",
-                        help="take the model's own documents, and the baselines' it made, from its evaluation folder (to rewrite "
+                        help="take the model's own documents from its evaluation folder (to rewrite "
                              "the card's text without re-evaluating); refused unless they were made with the same weights")
     args = parser.parse_args()
     folder = Path(args.model)
@@ -225,8 +225,8 @@ def main() -> None:
         split_name, _, pattern = split_files(split_spec)
         own = [own_reuse] if own_reuse else []
         for model in [str(folder), *args.baseline]:
-            # a rerun with --reuse-model also takes the baselines' documents this card made before
-            reuse = own if model == str(folder) else [*args.reuse_baselines, *own]
+            # the baselines' documents this card made before are taken wherever a rerun would give them
+            reuse = own if model == str(folder) else [*args.reuse_baselines, out_dir]
             doc, cmd = evaluate(model, args.dataset, split, topology, reuse)
             label = name if model == str(folder) else doc["model"]
             if "   # from " not in cmd:  # a document taken from another card's folder stays there, not copied
