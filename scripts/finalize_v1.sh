@@ -8,6 +8,8 @@
 #   scripts/finalize_v1.sh card        # MODEL_CARD.md: test, 128-atom and crystal splits, baselines beside
 #                                        (REUSE=DIR/evaluation: the baselines' documents of an earlier card;
 #                                         REUSE_MODEL=1: the model's own, to rewrite the text after the notes change)
+#   scripts/finalize_v1.sh card-ks     # dense-h-v1-ks's MODEL_CARD.md on the same splits, dense-h-v1's card's
+#                                        documents beside (run after card)
 #   scripts/finalize_v1.sh residuals   # docs/residuals on the test split, protocol noise beside
 #   scripts/finalize_v1.sh bench       # prediction vs DFT speed, screening throughput
 #
@@ -47,6 +49,11 @@ case "${1:-}" in
     $PYTHON scripts/model_card.py "$MODEL" --splits test test_large crystal --notes docs/model_notes/dense-h-v1.md \
       --status "$(cat docs/model_notes/dense-h-v1-status.md)" \
       --baseline promolecular --baseline baselines/elfnet-cnn --run "$RUN" ${REUSE:+--reuse-baselines "$REUSE"} ${REUSE_MODEL:+--reuse-model} ;;
+  card-ks)
+    $PYTHON scripts/model_card.py src/geoelf/models/dense-h-v1-ks --splits test test_large crystal \
+      --notes docs/model_notes/dense-h-v1-ks.md --status "$(cat docs/model_notes/dense-h-v1-ks-status.md)" \
+      --baseline dense-h-v1 --baseline promolecular --baseline baselines/elfnet-cnn --run runs/dense-h-v1-ks \
+      --reuse-baselines "$MODEL/evaluation" ${REUSE_MODEL:+--reuse-model} ;;
   residuals)
     # the globs go to the script unexpanded (set -f), so the report prints them, not 60 paths
     set -f

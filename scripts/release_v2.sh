@@ -37,8 +37,7 @@ case "${1:-}" in
   install)
     for m in "${MODELS[@]}"; do
       mkdir -p "src/geoelf/models/$m"
-      # the error model belongs to the weights it was fitted for: new weights are calibrated again
-      rm -f "src/geoelf/models/$m/uncertainty.json" "src/geoelf/models/$m/uncertainty.safetensors"
+      # the error model belongs to the weights it was fitted for: the next stage fits it again
       cp "runs/$m/model/weights.safetensors" "runs/$m/model/config.json" "src/geoelf/models/$m/"
     done ;;
   calibrate)

@@ -191,6 +191,29 @@ def test_an_edited_or_foreign_calibration_is_refused(tiny, tmp_path, capsys):
     assert "has no uncertainty calibration" in capsys.readouterr().err
 
 
+def test_calibrate_replaces_a_calibration_fitted_for_earlier_weights(tiny, tmp_path, capsys):
+    """Retrained weights leave the old calibration behind: predict refuses it, and calibrate, the
+    command its message names, fits a new one in place."""
+    from geoelf.provenance import canonical_sha256
+
+    root, refs = tiny
+    model = tmp_path / "m"
+    args = ["calibrate", *refs[:2], "--model", str(model), "--points", "200", "--draws", "8"]
+    shutil.copytree(root / "model", model)
+    assert main(args) == 0
+    record = json.loads((model / "uncertainty.json").read_text())
+    record["model_weights_sha256"] = "0" * 64  # as written for other weights, not edited
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    record["sha256"] = {"record": canonical_sha256(body)}
+    (model / "uncertainty.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["evaluate", refs[0], "--model", str(model)]) == 2
+    assert "fitted for other weights: run geoelf calibrate again" in capsys.readouterr().err
+    assert main(args) == 0
+    weights = json.loads((model / "config.json").read_text())["sha256"]["weights"]
+    assert load_calibration(model, weights).record["model_weights_sha256"] == weights
+
+
 def test_an_evaluation_names_the_calibration_that_made_its_coverage(tiny, tmp_path):
     """The provenance ``evaluate`` records is ``evaluation_provenance`` of the same model and options,
     and it changes with the calibration: a document made with other error bars is never taken for a

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             raise GeoelfError("output folder exists and is not empty", str(target))
         shutil.copytree(folder, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(JSON_FILE, WEIGHTS_FILE))
         folder = target
-    predictor = Predictor(str(folder), precision="float32")  # the same fit on every machine
+    # the same fit on every machine (float32), whatever calibration the package holds now
+    predictor = Predictor(str(folder), precision="float32", calibrated=False)
     refs = references(args.references, args.dataset, args.split)
     head, record = calibrate(predictor, refs, points_per_frame=args.points, draws=args.draws)
     # one dataset as its folder (as calibrations have always recorded it), several as their list

@@ -167,7 +167,8 @@ class FrameInputs:
 
 class Predictor:
     """A loaded model that predicts ELF fields. ``model``: a package folder or shipped name;
-    ``precision`` of the ELF head on grids: see ``head_precision`` (recorded in the provenance)."""
+    ``precision`` of the ELF head on grids: see ``head_precision`` (recorded in the provenance);
+    ``calibrated``: read the package's error model (σ), if it has one."""
 
     # the head runs on chunks of grid points so that its features and hidden layers stay in cache
     # (with the torch invariants: 1.7× on 2 threads, 2× on 1 thread against all 48³ points at once);
@@ -175,7 +176,13 @@ class Predictor:
     # frame in tasks of 3 planes on one thread 0.22 → 0.20 s, in 8 tasks on two 0.115 → 0.110 s)
     head_points = 4096
 
-    def __init__(self, model: str | None = None, threads: int | None = None, precision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        threads: int | None = None,
+        precision: str | None = None,
+        calibrated: bool = True,
+    ) -> None:
         import copy
 
         import torch
@@ -199,7 +206,10 @@ class Predictor:
         self.species = set(self.net.config.species)
         from geoelf.model.uncertainty import load_calibration
 
-        self.calibration = load_calibration(package.resolve(model), self.config["sha256"]["weights"])
+        # ``calibrated=False``: the package's calibration is not read (``geoelf calibrate`` is about to
+        # replace it, and one fitted for earlier weights would be refused)
+        weights = self.config["sha256"]["weights"]
+        self.calibration = load_calibration(package.resolve(model), weights) if calibrated else None
         # each thread's buffer for the grid kernel's output, kept from task to task and frame to frame
         # (``_task_buffer``), and the threads that share a frame's tasks (``_tasks``)
         self._buffers = threading.local()
